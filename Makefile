@@ -23,14 +23,18 @@ lab: $(STAMP)
 	    $(if $(filter 0,$(shell id -u)),--allow-root,) \
 	    notebooks/00_start_here/00_start_here.ipynb
 
+NBVAL := --nbval-lax --nbval-current-env --nbval-cell-timeout=120
+
+# Python tests first (unit, grading, browser when Chromium is present), then every lesson through nbval.
 test: $(STAMP)
-	$(BIN)/pytest tests notebooks --nbval-lax --nbval-current-env --nbval-cell-timeout=120 --durations=15
+	$(BIN)/pytest tests --durations=10
+	$(BIN)/pytest notebooks $(NBVAL)
 
 test-unit: $(STAMP)
 	$(BIN)/pytest tests --ignore=tests/ui
 
 test-notebooks: $(STAMP)
-	$(BIN)/pytest notebooks --nbval-lax --nbval-current-env --durations=0
+	$(BIN)/pytest notebooks $(NBVAL)
 
 test-ui: $(STAMP)
 	$(BIN)/pytest tests/ui
