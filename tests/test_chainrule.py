@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nnlab import chainrule
@@ -12,23 +12,35 @@ FAST = settings(max_examples=40, deadline=None)
 xs = st.floats(-3, 3, allow_nan=False)
 
 
+def assert_matches_numeric(got, numeric, name):
+    """Relative error < 1e-7 entry by entry, for entries of at least 1e-3.
+
+    Where a derivative is ~0 (e.g. d(x^2 sin x)/dx at x = 0) central differences leave
+    ~1e-10 of truncation and rounding error, so a relative comparison means nothing;
+    those entries are held to an absolute 1e-9 instead.
+    """
+    numeric = np.asarray(numeric)
+    assert got.shape == numeric.shape, f"{name}: shape {got.shape} vs {numeric.shape}"
+    resolvable = np.abs(numeric) >= 1e-3
+    if resolvable.any():
+        err = rel_error(got[resolvable], numeric[resolvable])
+        assert err < 1e-7, f"{name}: relative error {err:.2e}"
+    tiny_err = np.max(np.abs(got - numeric)[~resolvable], initial=0.0)
+    assert tiny_err < 1e-9, f"{name}: absolute error {tiny_err:.2e} on entries below 1e-3"
+
+
 @FAST
 @given(x=xs)
 def test_dg_dx_matches_central_differences(x):
     jac = chainrule.dg_dx(x)
     assert jac.shape == (2, 1)
-    # where a derivative is ~0 (e.g. x = 0) central differences leave ~1e-10 of truncation
-    # error, so a relative comparison is meaningless there
-    assume(np.all(np.abs(jac) > 1e-3))
-    assert rel_error(jac, numerical_jacobian(chainrule.compose, x)) < 1e-7
+    assert_matches_numeric(jac, numerical_jacobian(chainrule.compose, x), "dg/dx")
 
 
 @FAST
 @given(x=xs)
 def test_df_dx_matches_central_differences(x):
-    jac = chainrule.df_dx(x)
-    assume(np.all(np.abs(jac) > 1e-3))
-    assert rel_error(jac, numerical_jacobian(chainrule.f, x)) < 1e-7
+    assert_matches_numeric(chainrule.df_dx(x), numerical_jacobian(chainrule.f, x), "df/dx")
 
 
 @FAST
@@ -37,8 +49,7 @@ def test_dg_df_matches_central_differences(y1, y2):
     y = np.array([y1, y2])
     jac = chainrule.dg_df(y)
     assert jac.shape == (2, 2)
-    assume(np.all(np.abs(jac) > 1e-3))
-    assert rel_error(jac, numerical_jacobian(chainrule.g, y)) < 1e-7
+    assert_matches_numeric(jac, numerical_jacobian(chainrule.g, y), "dg/df")
 
 
 def test_values_and_the_explicit_formula():

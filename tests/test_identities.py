@@ -17,6 +17,24 @@ seeds = st.integers(0, 2**32 - 1)
 TOL = 1e-7
 
 
+def assert_matches_numeric(got, numeric, name):
+    """Relative error < 1e-7 against central differences, entry by entry.
+
+    Central differences in float64 carry ~1e-11 of absolute rounding error, so an entry
+    below 1e-3 cannot be resolved to 1e-7 relative (a true 1e-12 may even come out as
+    exactly 0); those few entries are held to an absolute 1e-9 instead, every other entry
+    to the relative bound.
+    """
+    numeric = np.asarray(numeric)
+    assert got.shape == numeric.shape, f"{name}: shape {got.shape} vs {numeric.shape}"
+    resolvable = np.abs(numeric) >= 1e-3
+    if resolvable.any():
+        err = rel_error(got[resolvable], numeric[resolvable])
+        assert err < TOL, f"{name}: relative error {err:.2e}"
+    tiny_err = np.max(np.abs(got - numeric)[~resolvable], initial=0.0)
+    assert tiny_err < 1e-9, f"{name}: absolute error {tiny_err:.2e} on entries below 1e-3"
+
+
 @FAST
 @given(n=dims, m=dims, seed=seeds)
 def test_identity1_matrix_times_column(n, m, seed):
@@ -72,8 +90,7 @@ def test_identity5_dJ_dW_for_Wx(n, m, seed):
     got = I.dJ_dW_Wx(delta, x)
     # J = delta . z is the linear loss whose dJ/dz is exactly delta
     expected = numerical_gradient(lambda V: (delta @ (V @ x)).item(), W)
-    assert got.shape == W.shape
-    assert rel_error(got, expected) < TOL
+    assert_matches_numeric(got, expected, "dJ/dW")
 
 
 @FAST
@@ -83,8 +100,7 @@ def test_identity6_dJ_dW_for_xW(n, m, seed):
     W, x, delta = rng.standard_normal((n, m)), rng.standard_normal((1, n)), rng.standard_normal((1, m))
     got = I.dJ_dW_xW(delta, x)
     expected = numerical_gradient(lambda V: ((x @ V) @ delta.T).item(), W)
-    assert got.shape == W.shape
-    assert rel_error(got, expected) < TOL
+    assert_matches_numeric(got, expected, "dJ/dW")
 
 
 @FAST

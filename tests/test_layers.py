@@ -15,17 +15,21 @@ TOL = 1e-7
 
 
 def assert_matches_numeric(got, numeric, name):
-    """rel_error < 1e-7 against central differences.
+    """Relative error < 1e-7 against central differences, entry by entry.
 
-    Central differences carry ~1e-11 of absolute rounding error, so an entry that is not
-    exactly 0 but below 1e-4 cannot be resolved to 1e-7 relative; such rare random draws
-    are skipped rather than checked loosely.
+    Central differences in float64 carry ~1e-11 of absolute rounding error, so an entry
+    below 1e-3 cannot be resolved to 1e-7 relative (a true 1e-12 may even come out as
+    exactly 0); those few entries are held to an absolute 1e-9 instead, every other entry
+    to the relative bound.
     """
     numeric = np.asarray(numeric)
-    assume(not np.any((numeric != 0) & (np.abs(numeric) < 1e-4)))
-    assert got.shape == numeric.shape, f"{name}: {got.shape} vs {numeric.shape}"
-    err = rel_error(got, numeric)
-    assert err < TOL, f"{name}: relative error {err:.2e}"
+    assert got.shape == numeric.shape, f"{name}: shape {got.shape} vs {numeric.shape}"
+    resolvable = np.abs(numeric) >= 1e-3
+    if resolvable.any():
+        err = rel_error(got[resolvable], numeric[resolvable])
+        assert err < TOL, f"{name}: relative error {err:.2e}"
+    tiny_err = np.max(np.abs(got - numeric)[~resolvable], initial=0.0)
+    assert tiny_err < 1e-9, f"{name}: absolute error {tiny_err:.2e} on entries below 1e-3"
 
 
 @FAST
@@ -65,10 +69,13 @@ def test_relu_backward_away_from_the_kink(N, D, seed):
 
 
 @FAST
-@given(N=st.integers(2, 6), D=dims, seed=seeds)
+@given(N=st.integers(3, 6), D=dims, seed=seeds)
 def test_batchnorm_backward_training_mode(N, D, seed):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((N, D)) * rng.uniform(0.5, 3, D) + rng.uniform(-2, 2, D)
+    # a column whose rows nearly coincide has std ~ 0; x_hat then bends so sharply that
+    # central differences with h = 1e-5 lose their accuracy (not a bug in the backward)
+    assume(x.std(axis=0).min() > 0.2)
     gamma, beta = rng.uniform(0.5, 2, D), rng.standard_normal(D)
     dout = rng.standard_normal((N, D))
     out, cache = L.batchnorm_forward(x, gamma, beta)
@@ -148,19 +155,22 @@ def test_softmax_loss(N, C, seed):
     assert_matches_numeric(dlogits, numerical_gradient(lambda v: L.softmax_loss(v, labels)[0], logits), "dlogits")
 
 
-def _min_pre_relu(params, X, dropout, rng):
-    """Smallest |input of a ReLU| in the MLP's forward pass (to stay off the kink)."""
+def _well_conditioned(params, X, dropout, rng):
+    """True if every ReLU input is >= 1e-3 from the kink and every batch-norm column has
+    std > 0.2, so central differences are accurate everywhere in the MLP."""
     out, smallest = X, np.inf
     n_layers = sum(k.startswith("W") for k in params)
     for i in range(1, n_layers):
         out, _ = L.affine_forward(out, params[f"W{i}"], params[f"b{i}"])
         if f"gamma{i}" in params:
+            if out.std(axis=0).min() <= 0.2:
+                return False
             out, _ = L.batchnorm_forward(out, params[f"gamma{i}"], params[f"beta{i}"])
         smallest = min(smallest, np.abs(out).min())
         out, _ = L.relu_forward(out)
         if dropout:
             out, _ = L.dropout_forward(out, dropout, seed=rng)
-    return smallest
+    return smallest > 1e-3
 
 
 @FAST
@@ -174,7 +184,7 @@ def test_mlp_loss_every_gradient(N, batchnorm, dropout, seed):
         params[key] = params[key] + 0.3 * rng.standard_normal(params[key].shape)
     # same integer seed -> the same dropout masks in every call
     mask_seed = int(rng.integers(1 << 30))
-    assume(_min_pre_relu(params, X, dropout, np.random.default_rng(mask_seed)) > 1e-3)
+    assume(_well_conditioned(params, X, dropout, np.random.default_rng(mask_seed)))
     loss, grads = L.mlp_loss(params, X, labels, dropout=dropout, rng=mask_seed)
     assert set(grads) == set(params)
     for key in params:
