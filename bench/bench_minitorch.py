@@ -1,4 +1,4 @@
-"""Benchmark: the seed's Legendre fit on nnlab.minitorch vs hand-written numpy gradients.
+"""Benchmark: the notes' Legendre fit on nnlab.minitorch vs hand-written numpy gradients.
 
 Both run the same 2000 gradient-descent steps in float32 on
 y = a + b * P3(c + d x), P3(z) = (5 z^3 - 3 z) / 2, fitted to sin(x) on 2000 points
@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import nnlab.minitorch as mt  # noqa: E402
 
 STEPS, LEARNING_RATE, POINTS = 2000, 5e-6, 2000
-SEED_FINAL_LOSS = 8.943641662597656  # what PyTorch printed in the seed at t = 1999
+SEED_FINAL_LOSS = 8.943641662597656  # what PyTorch printed in the notes at t = 1999
 
 
 class LegendrePolynomial3(mt.autograd.Function):
@@ -41,7 +41,7 @@ class LegendrePolynomial3(mt.autograd.Function):
 
 
 def fit_minitorch(torch=mt, Function=LegendrePolynomial3):
-    """The seed's program (without its prints), on minitorch or on any torch-like module."""
+    """The notes' program (without its prints), on minitorch or on any torch-like module."""
     x = torch.linspace(-math.pi, math.pi, POINTS, dtype=torch.float)
     y = torch.sin(x)
     a, b, c, d = (torch.full((), v, dtype=torch.float, requires_grad=True) for v in (0.0, -1.0, 0.0, 0.3))
@@ -104,7 +104,7 @@ def main():
     same = all(abs(loss - losses[0]) <= 1e-4 * abs(losses[0]) for loss in losses)
     matches_seed = abs(losses[0] - SEED_FINAL_LOSS) <= 1e-4 * SEED_FINAL_LOSS
     print(f"same final loss (1e-4 relative): {'yes' if same else 'NO'}; "
-          f"minitorch vs the seed's {SEED_FINAL_LOSS}: {'yes' if matches_seed else 'NO'}")
+          f"minitorch vs the notes' {SEED_FINAL_LOSS}: {'yes' if matches_seed else 'NO'}")
     return 0 if same and matches_seed else 1
 
 

@@ -1,6 +1,6 @@
-"""Speed of vectorized gradient descent vs the seed's loop, on the seed's data.
+"""Speed of vectorized gradient descent vs the notes' loop, on the notes' data.
 
-Both run the seed's settings (lr 1e-4 on half the sum of squared errors, 1000 iterations,
+Both run the notes' settings (lr 1e-4 on half the sum of squared errors, 1000 iterations,
 start b = m = 0) on nnlab.regression.seed_points() (1000 points), side by side in one
 run: the two are interleaved and each keeps its best time over a few repeats.
 Target: vectorized >= 50x faster, with the same numbers (to 1e-9).
@@ -46,7 +46,7 @@ def main() -> None:
     print(f"regression: vectorized {ratio:.1f}x faster than loop (target >= {TARGET:g}x"
           f"{'' if ratio >= TARGET else ', MISSED'}), same numbers: {same} "
           f"({'bit for bit' if identical else 'to 1e-9'}), "
-          f"seed's result (b = {vec_result[0]!r}, m = {vec_result[1]!r}): {seed_ok}")
+          f"the notes' result (b = {vec_result[0]!r}, m = {vec_result[1]!r}): {seed_ok}")
 
 
 if __name__ == "__main__":

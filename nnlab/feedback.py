@@ -21,7 +21,7 @@ a short message in the lesson's words:
 
 Messages explain the mistake in words; they never show the reference code.
 
-Conventions follow the lessons: column form (x: (Dx, 1)) for the seed's network and the
+Conventions follow the lessons: column form (x: (Dx, 1)) for the notes' network and the
 identities, batch form (X: (N, Dx)) for ``onelayer_batch`` and the layers of lesson 06;
 Jacobians in numerator layout (rows index outputs); dJ/dW shaped like W.
 

@@ -2,7 +2,7 @@
 
 Two conventions appear in this course and every function says which one it uses:
 
-- column form (the seed's notation): one example is a column, theta: (C, 1), y: (C, 1)
+- column form (the notes' notation): one example is a column, theta: (C, 1), y: (C, 1)
   one-hot; softmax works down axis 0.
 - batch form (CS231n): one example per row, logits: (N, C), integer labels: (N,);
   softmax works along axis 1.
@@ -56,8 +56,8 @@ def relu_grad(x):
     """ReLU'(x): 1.0 where x > 0, else 0.0 (we take 0 at the kink x = 0).
 
     x: any shape (e.g. z (Dh, 1) in column form or Z (N, Dh) in batch form) -> float64
-    array of the same shape.  Because ReLU'(z) = 1 exactly where h = ReLU(z) > 0, the seed
-    also writes it as sgn(h).
+    array of the same shape.  Because ReLU'(z) = 1 exactly where h = ReLU(z) > 0, the notes
+    also write it as sgn(h).
     """
     return (np.asarray(x) > 0).astype(np.float64)
 

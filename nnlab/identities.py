@@ -1,6 +1,6 @@
 """The seven linear-algebra identities for backpropagation, as reference functions.
 
-Conventions (the seed's): x is a column vector (m, 1) when it multiplies from the right
+Conventions (the notes'): x is a column vector (m, 1) when it multiplies from the right
 (z = W x) and a row vector (1, n) when it multiplies from the left (z = x W).
 
 - A Jacobian dz/dx is in numerator layout: rows index the outputs z_i, columns the
@@ -134,7 +134,7 @@ def dJ_dtheta(theta, y) -> np.ndarray:
     yhat = softmax(theta), J = CE(y, yhat) = -sum_i y_i log(yhat_i), column form:
     theta (C, 1) logits and y (C, 1) one-hot (any probability column works, since the
     identity only needs sum(y) = 1).
-    Returns dJ/dtheta = (yhat - y).T, a row (1, C) in numerator layout (the seed's delta1).
+    Returns dJ/dtheta = (yhat - y).T, a row (1, C) in numerator layout (the notes' delta1).
     """
     theta = _matrix(theta, "theta", cols=1, what="a column (C, 1)")
     y = _matrix(y, "y", theta.shape[0], 1,

@@ -1,6 +1,6 @@
-"""The seed's one-hidden-layer network, forward and backward by hand.
+"""The notes' one-hidden-layer network, forward and backward by hand.
 
-Column form (the seed's notation, one example x at a time):
+Column form (the notes' notation, one example x at a time):
 
     z     = W x + b1          W (Dh, Dx), x (Dx, 1), b1 (Dh, 1)  ->  z (Dh, 1)
     h     = ReLU(z)                                              ->  h (Dh, 1)
@@ -123,7 +123,7 @@ def forward(x, y, W, b1, U, b2):
 
 
 def backward(cache: dict) -> dict:
-    """Backward pass for ONE example, column form (the seed's derivation).
+    """Backward pass for ONE example, column form (the notes' derivation).
 
     cache : the dict returned by forward.
     Returns a dict of gradients of J:

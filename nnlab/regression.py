@@ -1,17 +1,17 @@
-"""The seed's linear regression: fit y = m x + b by gradient descent (lesson 04).
+"""The notes' linear regression: fit y = m x + b by gradient descent (lesson 04).
 
 Data: `points` is an (N, 2) array, one point per row, column 0 = x, column 1 = y.
 
 Two losses appear and it matters which one a step uses:
 
 - the mean squared error   J(b, m) = (1/N) sum_i (y_i - (m x_i + b))**2   (what we report);
-- the seed's step uses the gradient of HALF THE SUM of squared errors,
+- the notes' step uses the gradient of HALF THE SUM of squared errors,
       E(b, m) = 1/2 sum_i r_i**2,  r_i = y_i - (m x_i + b):
       dE/db = -sum_i r_i,   dE/dm = -sum_i x_i r_i.
   Since E = (N/2) J, a step of lr on E equals a step of lr * N / 2 on J:
-  the seed's lr = 1e-4 with N = 1000 points is an effective 0.05 on the mean.
+  the notes' lr = 1e-4 with N = 1000 points is an effective 0.05 on the mean.
 
-With the seed's settings (lr 1e-4, 1000 iterations, start b = m = 0) both
+With the notes' settings (lr 1e-4, 1000 iterations, start b = m = 0) both
 gradient_descent_loop and gradient_descent end at
 b = -3.2643663545390273, m = -1.3386872077957057, MSE = 0.11444715957515363.
 """
@@ -31,7 +31,7 @@ __all__ = [
     "least_squares",
 ]
 
-# the seed's 2x2 map that stretches the round blob into a slanted cloud
+# the notes' 2x2 map that stretches the round blob into a slanted cloud
 TRANSFORMATION = np.array([[0.60834549, -0.63667341], [-0.40887718, 0.85253229]])
 
 
@@ -58,8 +58,8 @@ def _number(value, name: str) -> float:
 
 
 def seed_points() -> np.ndarray:
-    """The seed's data, (1000, 2): one make_blobs cluster (random_state=170) times the
-    seed's 2x2 transformation.  Column 0 is x, column 1 is y."""
+    """The notes' data, (1000, 2): one make_blobs cluster (random_state=170) times the
+    notes' 2x2 transformation.  Column 0 is x, column 1 is y."""
     from sklearn.datasets import make_blobs
 
     X, _ = make_blobs(n_samples=1000, random_state=170, centers=1)
@@ -67,7 +67,7 @@ def seed_points() -> np.ndarray:
 
 
 def compute_error_for_line_given_points(b, m, points) -> float:
-    """Mean squared error of the line y = m x + b on points (N, 2), the seed's loop."""
+    """Mean squared error of the line y = m x + b on points (N, 2), the notes' loop."""
     totalError = 0
     for i in range(0, len(points)):
         x = points[i, 0]
@@ -99,10 +99,10 @@ def mse_gradient(b, m, points):
 
 
 def step_gradient(b_current, m_current, points, learningRate):
-    """One step of the seed's loop: gradient of HALF the SUM of squared errors."""
+    """One step of the notes' loop: gradient of HALF the SUM of squared errors."""
     b_gradient = 0
     m_gradient = 0
-    N = float(len(points))  # the seed computes N but never divides by it (sum, not mean)
+    N = float(len(points))  # the notes' code computes N but never divides by it (sum, not mean)
     for i in range(0, len(points)):
         x = points[i, 0]
         y = points[i, 1]
@@ -117,7 +117,7 @@ def step_gradient(b_current, m_current, points, learningRate):
 
 
 def gradient_descent_loop(points, b, m, lr, iterations):
-    """The seed's gradient_descent_runner: a Python loop over iterations and points.
+    """The notes' gradient_descent_runner: a Python loop over iterations and points.
 
     points (N, 2); b, m the starting intercept and slope; lr the step on the half-SSE
     gradient (see the module docstring); iterations the number of steps.
@@ -130,7 +130,7 @@ def gradient_descent_loop(points, b, m, lr, iterations):
 
 
 def gradient_descent(points, b, m, lr, iterations, return_path=False):
-    """Vectorized gradient descent on the half sum of squared errors (the seed's step).
+    """Vectorized gradient descent on the half sum of squared errors (the notes' step).
 
     points : (N, 2);  b, m : starting intercept and slope;  lr : step size on
     E = 1/2 sum r**2, i.e. lr * N / 2 on the mean squared error;  iterations : steps.

@@ -421,7 +421,7 @@ def test_gradients_accumulate_across_backward_calls():
 
 
 def test_accumulated_gradient_keeps_dtype_and_stays_an_array():
-    a = mt.full((), 1.5, requires_grad=True)  # a 0-d float32 parameter, as in the seed's fit
+    a = mt.full((), 1.5, requires_grad=True)  # a 0-d float32 parameter, as in the notes' fit
     x = mt.ones(3, requires_grad=True)
     for _ in range(2):
         (a * a).backward()
@@ -476,7 +476,7 @@ def test_no_grad_restores_state_after_an_exception():
 
 
 def test_inplace_update_under_no_grad_keeps_the_same_tensor():
-    """The seed's update step: a -= lr * a.grad changes a's data, not which object a is."""
+    """The notes' update step: a -= lr * a.grad changes a's data, not which object a is."""
     a = mt.full((), 0.5, requires_grad=True)
     (a * a).backward()
     before, data_before = id(a), a.data

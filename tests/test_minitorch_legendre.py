@@ -1,8 +1,8 @@
-"""Acceptance: the seed's LegendrePolynomial3 fit runs on nnlab.minitorch unchanged.
+"""Acceptance: the notes' LegendrePolynomial3 fit runs on nnlab.minitorch unchanged.
 
-The program below is the seed's last program, copied verbatim. The test swaps
+The program below is the notes' last program, copied verbatim. The test swaps
 `import torch` for `import nnlab.minitorch as torch` (nothing else), runs it, and
-compares what it prints with what PyTorch printed in the seed (float32, within
+compares what it prints with what PyTorch printed in the notes (float32, within
 1e-4 relative): every loss line and the fitted coefficients.
 """
 import re
@@ -97,7 +97,7 @@ for t in range(2000):
 print(f'Result: y = {a.item()} + {b.item()} * P3({c.item()} + {d.item()} x)')
 '''
 
-# What the seed printed when it ran the program on PyTorch.
+# What the notes printed when it ran the program on PyTorch.
 SEED_OUTPUT = '''\
 99 209.95831298828125
 199 144.6602020263672

@@ -1,4 +1,4 @@
-"""The seed's one-layer network: every gradient, column and batch form, vs central differences."""
+"""The notes' one-layer network: every gradient, column and batch form, vs central differences."""
 
 import numpy as np
 import pytest

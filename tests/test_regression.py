@@ -1,4 +1,4 @@
-"""The seed's linear regression: its printed result, the MSE gradient, least squares."""
+"""The notes' linear regression: its printed result, the MSE gradient, least squares."""
 
 import numpy as np
 import pytest
