@@ -53,6 +53,25 @@ def test_environment_yml_matches_pyproject():
             f"{name}: pyproject.toml says {sorted(spec)}, environment.yml says {sorted(conda[name])}")
 
 
+def binder_requirements():
+    lines = (ROOT / "binder" / "requirements.txt").read_text().splitlines()
+    return dict(parse(line) for line in lines if line.split("#")[0].strip())
+
+
+def test_binder_installs_the_runtime_dependencies():
+    runtime, _ = pyproject_requirements()
+    binder = binder_requirements()
+    assert binder == runtime, (
+        f"binder/requirements.txt {sorted((k, sorted(v)) for k, v in binder.items())} differs from "
+        f"pyproject.toml {sorted((k, sorted(v)) for k, v in runtime.items())}")
+
+
+def test_binder_pins_jupyterlab_4_and_ipywidgets_8():
+    binder = binder_requirements()
+    assert binder["jupyterlab"] == {">=4", "<5"}
+    assert binder["ipywidgets"] == {">=8", "<9"}
+
+
 def test_python_floor_matches():
     data = tomllib.loads((ROOT / "pyproject.toml").read_text())
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
