@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .functional import softmax_cross_entropy_batch
+from ._blas import one_blas_thread
+from .functional import _float_array, softmax_cross_entropy_batch
 
 __all__ = [
     "affine_forward",
@@ -37,15 +38,6 @@ __all__ = [
     "compare_regularization",
 ]
 
-
-def _float_array(value, name: str) -> np.ndarray:
-    arr = np.asarray(value)
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{name} has dtype {arr.dtype}; expected an array of real numbers")
-    arr = arr.astype(np.float64, copy=False)
-    if not np.isfinite(arr).all():
-        raise ValueError(f"{name} contains nan or inf; expected finite numbers")
-    return arr
 
 
 def _same_shape(dout, shape: tuple, what: str) -> np.ndarray:
@@ -348,7 +340,7 @@ def train_mlp(X_train, X_test, y_train, y_test, *, hidden=(64, 64), batchnorm: b
     history = {"epoch": [], "loss": [], "train_acc": [], "test_acc": [],
                "params": params, "running": running}
     n = len(X_train)
-    with _one_blas_thread():
+    with one_blas_thread():
         for epoch in range(1, epochs + 1):
             order = rng.permutation(n)
             losses = []
@@ -369,17 +361,6 @@ def train_mlp(X_train, X_test, y_train, y_test, *, hidden=(64, 64), batchnorm: b
                 progress(epoch, history)
     return history
 
-
-def _one_blas_thread():
-    """Context limiting BLAS to one thread while training on small matrices: for these
-    sizes the hand-off between threads costs more than it saves (a no-op without
-    threadpoolctl, which scikit-learn installs)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover
-        import contextlib
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
 
 
 VARIANTS = {

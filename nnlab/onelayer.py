@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._blas import one_blas_thread
 from .functional import relu, relu_grad, softmax, softmax_cross_entropy
 
 __all__ = [
@@ -288,7 +289,7 @@ def train(X_train=None, X_test=None, y_train=None, y_test=None, *, hidden: int =
                "diverged": False}
     # inputs are checked once above; the loop runs the unchecked arithmetic, and a
     # diverging run (overflow -> inf -> nan) is recorded instead of raising
-    with _one_blas_thread(), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+    with one_blas_thread(), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for epoch in range(1, epochs + 1):
             order = rng.permutation(n)  # a fresh shuffle each epoch
             losses = []
@@ -314,15 +315,3 @@ def train(X_train=None, X_test=None, y_train=None, y_test=None, *, hidden: int =
             if history["diverged"]:
                 break
     return history
-
-
-def _one_blas_thread():
-    """Context limiting BLAS to one thread while training on small matrices: for these
-    sizes the hand-off between threads costs more than it saves (a no-op without
-    threadpoolctl, which scikit-learn installs)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover
-        import contextlib
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
