@@ -2,7 +2,7 @@
 
 One update is what a student's release of the learning-rate slider costs in the kernel:
 recompute the descent path (1000 iterations of nnlab.regression.gradient_descent on the
-seed's 1000 points) plus redraw (move the artists, repaint over the cached background,
+the notes' 1000 points) plus redraw (move the artists, repaint over the cached background,
 encode the JPEG the browser shows) plus the readout.  It is measured by setting the slider's
 value, so the observers run exactly as they do in JupyterLab.  The cheaper frame a Play
 tick costs (iteration change: redraw only) is timed alongside, and the redraw is split into

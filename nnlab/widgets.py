@@ -1,11 +1,11 @@
 """Interactive widgets for the lessons: watch gradient descent, train a small network.
 
 GradientDescentExplorer (lesson 04)
-    The seed's linear regression y = m x + b fitted by gradient descent.  Left: the
+    The notes' linear regression y = m x + b fitted by gradient descent.  Left: the
     data, points (N, 2) with rows (x, y), and the line of the current iteration.
     Right: the mean squared error J(b, m) over the (b, m) plane with the descent path
     up to the current iteration.  The numbers come from nnlab.regression, so they are
-    the lesson's numbers: with the defaults (lr 1e-4 on the seed's half-sum-of-squares
+    the lesson's numbers: with the defaults (lr 1e-4 on the notes' half-sum-of-squares
     step, 1000 iterations, start b = m = 0) the last iteration reads
     b = -3.2643663545390273, m = -1.3386872077957057, error = 0.11444715957515363.
 
@@ -66,14 +66,14 @@ def _as_points(points) -> np.ndarray:
 
 
 class GradientDescentExplorer(widgets.VBox):
-    """Gradient descent on the seed's linear regression, one iteration at a time.
+    """Gradient descent on the notes' linear regression, one iteration at a time.
 
     Parameters
     ----------
     points : (N, 2) array, rows (x, y); default nnlab.regression.seed_points() (1000, 2).
-    learning_rate : step size of the seed's update on the HALF SUM of squared errors
+    learning_rate : step size of the notes' update on the HALF SUM of squared errors
         E(b, m) = 1/2 sum_i (y_i - (m x_i + b))**2, exactly as nnlab.regression.gradient_descent
-        takes it (the seed's 1e-4 on N = 1000 points is 0.05 on the mean).
+        takes it (the notes' 1e-4 on N = 1000 points is 0.05 on the mean).
     iterations : how many steps are computed; the iteration slider runs 0..iterations.
     b0, m0 : the starting intercept and slope.
     width, height : size of the picture in pixels (fixed, so nothing jumps while it plays).

@@ -89,7 +89,7 @@ def test_start_sliders_recompute_the_path(explorer, points):
 
 
 def test_stable_limit_is_where_descent_turns_to_divergence(explorer, points):
-    # Independent of the widget's eigenvalue: run the seed's step just either side of it.
+    # Independent of the widget's eigenvalue: run the notes' step just either side of it.
     limit = explorer.stable_lr
     start = regression.mse(0.0, 0.0, points)
     b, m = regression.gradient_descent(points, 0.0, 0.0, 0.97 * limit, 3000)

@@ -15,7 +15,7 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"   # tests/artifact
 
 LESSON_04 = "notebooks/04_gradient_descent/04_gradient_descent.ipynb"
 WIDGET_FAILURES = ("Error displaying widget", "model not found")
-SEED_B = "-3.264366355"   # the seed's b after 1000 iterations, as the readout prints it
+SEED_B = "-3.264366355"   # the notes' b after 1000 iterations, as the readout prints it
 
 
 def wait_until(predicate, timeout: float, what: str, interval: float = 0.2):
@@ -134,7 +134,7 @@ def test_lesson_04_explorer_in_jupyterlab(lab, page):
                "the explorer's picture to load")
     box = image.bounding_box()
     assert box["height"] > 200, box
-    wait_until(lambda: SEED_B in readout(page), 20, "the readout of the seed's run")
+    wait_until(lambda: SEED_B in readout(page), 20, "the readout of the notes' run")
     shot(explorer, "explorer-1-seed-settings.png")
 
     # Learning-rate slider: 1e-4 -> 1.5e-4 (still converging): the kernel recomputes the path.
