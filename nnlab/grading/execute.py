@@ -30,7 +30,7 @@ from nbformat import NotebookNode, from_dict
 from nbgrader import utils
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.preprocessors import Execute
-from traitlets import Bool, Float, Integer, Unicode
+from traitlets import Bool, Enum, Float, Integer, Unicode
 
 from . import events, probe
 from .sandbox import Sandbox, SandboxedKernelManager, SandboxUnavailable
@@ -169,6 +169,12 @@ class SandboxedExecute(Execute):
     handoff_dir = Unicode("", help="Where parallel workers leave executed notebooks.").tag(config=True)
     store_handoff = Bool(False, help="Leave the result in handoff_dir (set in workers).").tag(config=True)
     extra_source_dir = Unicode("", help="Workers: the assignment's source directory, staged last.").tag(config=True)
+    shutdown_kernel = Enum(
+        ["graceful", "immediate"], default_value="immediate",
+        help="How a notebook's kernel is stopped once its verdicts are computed. 'immediate' (the "
+             "default here; nbclient's is 'graceful') kills the sandbox at once: the kernel is "
+             "never reused and nothing in it is needed any more, and a graceful shutdown costs "
+             "about a second of waiting per notebook.").tag(config=True)
     prestart = Bool(
         True, help="Start the next notebook's kernel while this one runs (each kernel is still "
                    "used for one notebook only).").tag(config=True)
