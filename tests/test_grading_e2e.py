@@ -5,10 +5,8 @@ is released, then a class of synthetic students is graded once with ``nnlab grad
 the tests read the gradebook, the autograded notebooks, the feedback HTML and the CSV.
 """
 
-import csv
 import json
 import os
-import shutil
 import subprocess
 import sys
 
@@ -19,7 +17,7 @@ from nnlab.feedback import EXERCISES
 from nnlab.grading import synthetic
 from nnlab.grading.export import gradebook_rows
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from grading_support import REPO, feedback_html, grade_class, max_score, nnlab
 LESSONS = ["00_start_here", "01_jacobians", "02_identities", "03_one_layer"]
 ONE = "01_jacobians"
 
@@ -33,14 +31,6 @@ c.SandboxedExecute.max_output_bytes = 200_000
 pytestmark = pytest.mark.skipif(
     not all(os.path.exists(os.path.join(REPO, "notebooks", a, a + ".ipynb")) for a in LESSONS),
     reason="lesson masters missing")
-
-
-def nnlab(*args, course, check=True):
-    done = subprocess.run([sys.executable, "-m", "nnlab.grading.cli", *args, "--course", course],
-                          capture_output=True, text=True, timeout=1800)
-    if check and done.returncode != 0:
-        raise AssertionError(f"nnlab {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
-    return done
 
 
 def _code_cell(source):
@@ -170,36 +160,8 @@ def build_class(course_root, folder):
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp("course"))
-    shutil.copytree(os.path.join(REPO, "notebooks"), os.path.join(root, "notebooks"),
-                    ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
-    os.makedirs(os.path.join(root, "autograder"))
-    with open(os.path.join(REPO, "autograder", "nbgrader_config.py")) as src, \
-            open(os.path.join(root, "autograder", "nbgrader_config.py"), "w") as dst:
-        dst.write(src.read() + TEST_CONFIG)
-    course = os.path.join(root, "autograder")
-    nnlab("release", *LESSONS, course=course)
-    folder = os.path.join(root, "lms_export")
-    build_class(root, folder)
-    shutil.make_archive(folder, "zip", folder)
-    grade = nnlab("grade", folder + ".zip", "-j", "2", course=course, check=False)
-    nnlab("feedback", course=course)
-    nnlab("export", os.path.join(root, "grades.csv"), course=course)
-    with open(os.path.join(root, "grades.csv"), newline="") as fh:
-        rows = {(r["student_id"], r["assignment"]): r for r in csv.DictReader(fh)}
-    scores = {(s, a, g): auto for s, a, _, g, auto, *_ in gradebook_rows(f"sqlite:///{course}/gradebook.db")}
-    return {"root": root, "course": course, "grade": grade, "rows": rows, "scores": scores}
-
-
-def max_score(assignment):
-    master = synthetic.read_notebook(os.path.join(REPO, "notebooks"), assignment)
-    return sum(e["points"] for e in synthetic.exercises(master))
-
-
-def feedback_html(graded, student, assignment):
-    path = os.path.join(graded["course"], "feedback", student, assignment, assignment + ".html")
-    with open(path, encoding="utf-8") as fh:
-        return fh.read()
+    return grade_class(str(tmp_path_factory.mktemp("course")), LESSONS, TEST_CONFIG, build_class,
+                       zipped=True)
 
 
 def autograded_text(graded, student, assignment=ONE):
@@ -259,7 +221,7 @@ def test_each_mistake_costs_its_cell_and_is_named(graded, student, assignment, t
               and g != test_id and not any(m[:3] == (student, assignment, g) for m in MISTAKES)]
     assert all(v > 0 for v in others)                   # nothing else is marked down
     html = feedback_html(graded, student, assignment)
-    assert f"known mistake: {variant}" in html.replace("&#39;", "'").replace("&quot;", '"')
+    assert f"known mistake: {variant}" in html
 
 
 def test_feedback_hides_hidden_tests(graded):

@@ -7,21 +7,16 @@ Exercises: mse_gradient (04), softplus, a minitorch Function class (05), dropout
 and batchnorm_backward (06).
 """
 
-import csv
 import json
 import os
-import shutil
-import subprocess
-import sys
 
 import nbformat
 import pytest
 
 from nnlab.feedback import EXERCISES
 from nnlab.grading import synthetic
-from nnlab.grading.export import gradebook_rows
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from grading_support import REPO, feedback_html, grade_class, max_score
 LESSONS = ["04_gradient_descent", "05_custom_autograd", "06_rules_of_thumb"]
 
 TEST_CONFIG = """
@@ -44,14 +39,6 @@ PATCHED = ("patched_05", "05_custom_autograd", "softplus_test", "softplus", "uns
 pytestmark = pytest.mark.skipif(
     not all(os.path.exists(os.path.join(REPO, "notebooks", a, a + ".ipynb")) for a in LESSONS),
     reason="lesson masters missing")
-
-
-def nnlab(*args, course, check=True):
-    done = subprocess.run([sys.executable, "-m", "nnlab.grading.cli", *args, "--course", course],
-                          capture_output=True, text=True, timeout=1800)
-    if check and done.returncode != 0:
-        raise AssertionError(f"nnlab {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
-    return done
 
 
 def build_class(course_root, folder):
@@ -78,35 +65,7 @@ def build_class(course_root, folder):
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp("course"))
-    shutil.copytree(os.path.join(REPO, "notebooks"), os.path.join(root, "notebooks"),
-                    ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
-    os.makedirs(os.path.join(root, "autograder"))
-    with open(os.path.join(REPO, "autograder", "nbgrader_config.py")) as src, \
-            open(os.path.join(root, "autograder", "nbgrader_config.py"), "w") as dst:
-        dst.write(src.read() + TEST_CONFIG)
-    course = os.path.join(root, "autograder")
-    nnlab("release", *LESSONS, course=course)
-    folder = os.path.join(root, "submissions")
-    build_class(root, folder)
-    grade = nnlab("grade", folder, "-j", "2", course=course, check=False)
-    nnlab("feedback", course=course)
-    nnlab("export", os.path.join(root, "grades.csv"), course=course)
-    with open(os.path.join(root, "grades.csv"), newline="") as fh:
-        rows = {(r["student_id"], r["assignment"]): r for r in csv.DictReader(fh)}
-    scores = {(s, a, g): auto for s, a, _, g, auto, *_ in gradebook_rows(f"sqlite:///{course}/gradebook.db")}
-    return {"root": root, "course": course, "grade": grade, "rows": rows, "scores": scores}
-
-
-def max_score(assignment):
-    master = synthetic.read_notebook(os.path.join(REPO, "notebooks"), assignment)
-    return sum(e["points"] for e in synthetic.exercises(master))
-
-
-def feedback_html(graded, student, assignment):
-    path = os.path.join(graded["course"], "feedback", student, assignment, assignment + ".html")
-    with open(path, encoding="utf-8") as fh:
-        return fh.read().replace("&#39;", "'").replace("&quot;", '"')
+    return grade_class(str(tmp_path_factory.mktemp("course")), LESSONS, TEST_CONFIG, build_class)
 
 
 def test_grade_runs_to_the_end(graded):
