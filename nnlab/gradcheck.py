@@ -18,6 +18,14 @@ Conventions
 
 Rule of thumb (CS231n): a relative error below 1e-7 means the gradient is right; above
 1e-2 it is wrong; in between, look for a kink (ReLU at 0) near the point you checked.
+The rule holds only where the check means something:
+
+- Within h of a kink it means nothing.  A central difference whose two points straddle
+  the kink averages the slopes on both sides, so a correct gradient can score a relative
+  error of order 1.  `near_kink` says which ReLU inputs are that close; move the point.
+- Where the exact value is about 0 a relative error means nothing either: central
+  differences leave ~1e-10 of absolute error, which is a large fraction of a tiny value.
+  `rel_abs_error` compares such entries by their absolute error instead.
 """
 
 from __future__ import annotations
@@ -29,6 +37,8 @@ __all__ = [
     "numerical_gradient",
     "eval_numerical_gradient_array",
     "rel_error",
+    "rel_abs_error",
+    "near_kink",
     "check",
 ]
 
@@ -195,6 +205,65 @@ def rel_error(a, b) -> float:
     return float(np.max(_rel_errors(a, b)))
 
 
+def rel_abs_error(exact, approx, zero: float = 1e-3) -> tuple[float, float]:
+    """Relative error where it means something, absolute error where the value is about 0.
+
+    Parameters
+    ----------
+    exact, approx : arrays of the same shape (any shape), e.g. a hand-derived Jacobian and
+        numerical_jacobian's at the same point.
+    zero : entries where both |exact| and |approx| are below `zero` count as "about 0".
+        Central differences with h = 1e-5 leave ~1e-10 of absolute error (an h**2 term
+        and rounding), so an entry smaller than ~1e-3 cannot be resolved to a relative
+        1e-7, right or not.
+
+    Returns
+    -------
+    (rel, abs) : floats.  rel is the largest relative error (as in `rel_error`) over the
+        entries that are not about 0; abs is the largest |exact - approx| over the entries
+        that are.  Each is 0.0 when it has no entries.  A right gradient gives rel < 1e-7
+        and abs < 1e-9 (for values of order 1).
+    """
+    exact = _float64_copy(exact, "exact")
+    approx = _float64_copy(approx, "approx")
+    if exact.shape != approx.shape:
+        raise ValueError(f"cannot compare arrays of different shapes: exact has shape "
+                         f"{exact.shape}, approx has shape {approx.shape}")
+    if not (np.isfinite(zero) and zero >= 0):
+        raise ValueError(f"zero must be a non-negative finite number; got {zero!r}")
+    tiny = np.maximum(np.abs(exact), np.abs(approx)) < zero
+    rel = np.max(_rel_errors(exact, approx)[~tiny], initial=0.0)
+    absolute = np.max(np.abs(exact - approx)[tiny], initial=0.0)
+    return float(rel), float(absolute)
+
+
+def near_kink(z, h: float = 1e-5, reach: float = 1.0) -> np.ndarray:
+    """Which ReLU inputs a central-difference step can carry across the kink at 0.
+
+    Parameters
+    ----------
+    z : the input of a ReLU, any shape; e.g. z = W x + b1, a column (Dh, 1) in column
+        form or Z (N, Dh) in batch form.
+    h : the step of the check (1e-5 in this course).
+    reach : how far one step of 1 in a checked input can move an entry of z, i.e. a
+        bound on |dz_i / d input|.  For z = W x + b1: 1 for b1, max |x| for W,
+        max |W| for x; max(1, max|x|, max|W|) covers all three.
+
+    Returns
+    -------
+    mask : bool array shaped like z, True where |z| <= reach * h.  If any entry is True,
+        a gradient check at this point means nothing: the central difference averages the
+        slopes on the two sides of the kink, and a correct gradient can show a relative
+        error of order 1.  Move the point (another input, another bias) until no entry is
+        True.  (Exactly at z = 0 ReLU has no derivative at all.)
+    """
+    z = _float64_copy(z, "z")
+    _check_step(h)
+    if not (np.isfinite(reach) and reach > 0):
+        raise ValueError(f"reach must be a positive finite number; got {reach!r}")
+    return np.abs(z) <= reach * h
+
+
 def check(got, expected, name: str = "gradient", tol: float = 1e-7) -> float:
     """Compare a computed gradient with a reference and explain any difference.
 
@@ -251,8 +320,16 @@ def check(got, expected, name: str = "gradient", tol: float = 1e-7) -> float:
     max_err = float(errors[worst])
     if max_err > tol:
         where = f"at index {tuple(int(i) for i in worst)}" if worst else "(it is a scalar)"
-        verdict = ("this is clearly wrong" if max_err > 1e-2 else
-                   "close but not right; a kink (ReLU at 0) or a small term may be missing")
+        if max(abs(expected[worst]), abs(got_arr[worst])) < 1e-3:
+            verdict = (f"both values are about 0, where a relative error means little: "
+                       f"their absolute difference is {abs(expected[worst] - got_arr[worst]):.3g} "
+                       "(compare it with rel_abs_error)")
+        elif max_err > 1e-2:
+            verdict = ("this is wrong, unless a ReLU input lies within h of its kink, where "
+                       "central differences mean nothing (see near_kink)")
+        else:
+            verdict = ("close but not right; a ReLU input near its kink or a small missing "
+                       "term can do this")
         raise AssertionError(
             f"{name} does not match: the largest relative error is {max_err:.3g} {where}, "
             f"above the tolerance {tol:g}. There, expected {expected[worst]:.10g} but got "

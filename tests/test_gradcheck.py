@@ -5,11 +5,14 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from nnlab.functional import relu, relu_grad
 from nnlab.gradcheck import (
     check,
     eval_numerical_gradient_array,
+    near_kink,
     numerical_gradient,
     numerical_jacobian,
+    rel_abs_error,
     rel_error,
 )
 
@@ -138,6 +141,96 @@ def test_rel_error_shape_mismatch_names_both_shapes():
         rel_error(np.ones((3, 4)), np.ones((4, 3)))
 
 
+# ------------------------------------------------------------------ rel_abs_error
+
+def test_exact_zero_scores_a_large_relative_error_but_a_tiny_absolute_one():
+    """d(x^3)/dx = 3x^2 is 0 at x = 0, where central differences leave ~1e-10."""
+    x = np.array([[0.0], [1.0], [2.0]])
+    exact = 3 * x**2
+    numeric = numerical_gradient(lambda v: np.sum(v**3), x)
+    assert rel_error(exact, numeric) > 5e-3              # "wrong" by the plain rule
+    rel, absolute = rel_abs_error(exact, numeric)
+    assert rel < 1e-7 and absolute < 1e-9
+
+
+def test_rel_abs_error_still_catches_wrong_entries_of_both_kinds():
+    exact = np.array([0.0, 1.0, 2.0])
+    assert rel_abs_error(exact, np.array([0.0, 1.0, 3.0]))[0] == pytest.approx(0.2)
+    rel, absolute = rel_abs_error(exact, np.array([5e-4, 1.0, 2.0]))   # 0 vs 5e-4
+    assert rel == 0.0 and absolute == pytest.approx(5e-4)
+    # a tiny exact value against a large wrong one is judged relatively
+    assert rel_abs_error(np.array([0.0]), np.array([0.5])) == (1.0, 0.0)
+
+
+def test_rel_abs_error_edges_and_bad_input():
+    assert rel_abs_error(np.zeros(3), np.zeros(3)) == (0.0, 0.0)
+    assert rel_abs_error(np.ones(2), np.ones(2), zero=0.0) == (0.0, 0.0)
+    with pytest.raises(ValueError, match=r"\(2, 3\).*\(3, 2\)"):
+        rel_abs_error(np.ones((2, 3)), np.ones((3, 2)))
+    with pytest.raises(ValueError, match="zero"):
+        rel_abs_error(np.ones(2), np.ones(2), zero=-1.0)
+
+
+# ------------------------------------------------------------------ near_kink
+
+def _relu_layer(b1, W, x, v):
+    """J = v . relu(W x + b1): W (Dh, Dx), x (Dx, 1), b1 and v (Dh, 1)."""
+    return float(np.sum(v * relu(W @ x + b1)))
+
+
+def test_a_right_gradient_fails_the_check_within_h_of_a_kink_and_passes_once_moved():
+    rng = np.random.default_rng(3)
+    W, x, v = rng.standard_normal((4, 3)), rng.standard_normal((3, 1)), rng.standard_normal((4, 1))
+    b1 = rng.standard_normal((4, 1))
+    b1[0] += 3e-6 - (W @ x + b1)[0]                     # unit 0 sits 3e-6 above its kink
+    z = W @ x + b1
+    exact = v * relu_grad(z)                            # dJ/db1, right by construction
+    numeric = numerical_gradient(lambda b: _relu_layer(b, W, x, v), b1)
+    assert rel_error(exact, numeric) > 0.1              # order 1, though exact is right
+    assert near_kink(z).ravel().tolist() == [True, False, False, False]
+
+    b1_moved = b1 + 1e-3 * near_kink(z)                 # move the point off the kink
+    z_moved = W @ x + b1_moved
+    assert not near_kink(z_moved).any()
+    numeric = numerical_gradient(lambda b: _relu_layer(b, W, x, v), b1_moved)
+    assert rel_error(v * relu_grad(z_moved), numeric) < 1e-7
+
+
+@FAST
+@given(seed=st.integers(0, 2**32 - 1), offset=st.floats(1e-7, 1e-3))
+def test_off_the_kink_the_check_of_a_relu_layer_holds(seed, offset):
+    """Whenever near_kink flags nothing (with the reach of every input), dJ/dW, dJ/db1 and
+    dJ/dx of J = v . relu(W x + b1) match central differences."""
+    rng = np.random.default_rng(seed)
+    W, x, v = rng.standard_normal((3, 2)), rng.standard_normal((2, 1)), rng.standard_normal((3, 1))
+    b1 = rng.standard_normal((3, 1))
+    b1[0] += offset - (W @ x + b1)[0]                   # unit 0 at +offset from its kink
+    z = W @ x + b1
+    reach = max(1.0, np.abs(x).max(), np.abs(W).max())
+    assume(not near_kink(z, reach=reach).any())
+    mask = v * relu_grad(z)                             # (dJ/dz)^T, a column
+    for got, numeric in [
+        (mask, numerical_gradient(lambda b: _relu_layer(b, W, x, v), b1)),
+        (mask @ x.T, numerical_gradient(lambda w: _relu_layer(b1, w, x, v), W)),
+        (W.T @ mask, numerical_gradient(lambda u: _relu_layer(b1, W, u, v), x)),
+    ]:
+        assert_matches_numeric(got, numeric, "relu layer")
+
+
+def test_near_kink_scales_with_h_and_reach_and_rejects_bad_input():
+    z = np.array([[3e-5], [-2e-6], [0.0], [0.5]])
+    assert near_kink(z).ravel().tolist() == [False, True, True, False]
+    assert near_kink(z, reach=5.0).ravel().tolist() == [True, True, True, False]
+    assert near_kink(z, h=1e-7).ravel().tolist() == [False, False, True, False]
+    assert near_kink(z).shape == z.shape
+    with pytest.raises(ValueError, match="reach"):
+        near_kink(z, reach=0.0)
+    with pytest.raises(ValueError, match="step h"):
+        near_kink(z, h=-1.0)
+    with pytest.raises(ValueError, match="non-finite"):
+        near_kink(np.array([np.nan]))
+
+
 # ------------------------------------------------------------------ check
 
 def test_check_returns_the_error_when_it_passes():
@@ -165,6 +258,15 @@ def test_check_reports_max_error_location_and_values():
     assert "largest relative error is 1" in msg
     assert "(1, 2)" in msg
     assert "expected 6" in msg and "got -6" in msg
+
+
+def test_check_verdict_names_the_kink_and_the_about_zero_cases():
+    with pytest.raises(AssertionError, match="wrong, unless a ReLU input.*near_kink"):
+        check(np.array([1.0, 2.0]), np.array([1.0, 0.65]), name="dJ/db1")
+    with pytest.raises(AssertionError, match="close but not right"):
+        check(np.array([1.0, 2.0]), np.array([1.0, 2.0001]))
+    with pytest.raises(AssertionError, match=r"about 0.*absolute difference is 1e-10"):
+        check(np.array([0.0, 2.0]), np.array([1e-10, 2.0]), name="dg/dx")
 
 
 def test_check_non_finite_has_its_own_message():
