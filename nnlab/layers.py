@@ -248,8 +248,16 @@ def _n_layers(params: dict) -> int:
     return sum(1 for k in params if k.startswith("W"))
 
 
+def _backward_passes(dropout_backward, batchnorm_backward):
+    """The layer backward passes to use: those given, else nnlab's own (looked up per call)."""
+    own = globals()
+    return (own["dropout_backward"] if dropout_backward is None else dropout_backward,
+            own["batchnorm_backward"] if batchnorm_backward is None else batchnorm_backward)
+
+
 def mlp_loss(params: dict, X, labels=None, *, dropout: float = 0.0, train: bool = True,
-             running: dict | None = None, rng=None):
+             running: dict | None = None, rng=None, dropout_backward=None,
+             batchnorm_backward=None):
     """Forward (and backward) pass of the MLP built by init_mlp, batch form.
 
     Each hidden layer is affine -> [batchnorm] -> relu -> [dropout]; the last is affine.
@@ -262,12 +270,16 @@ def mlp_loss(params: dict, X, labels=None, *, dropout: float = 0.0, train: bool 
     running : dict of per-layer batch-norm running statistics {i: {"mean", "var"}},
         updated in place in training mode; required in evaluation mode with batch norm.
     rng : numpy Generator (or seed) for the dropout masks.
+    dropout_backward, batchnorm_backward : the backward passes of those two layers, with
+        the contracts of nnlab.layers.dropout_backward and nnlab.layers.batchnorm_backward
+        (the defaults); lesson 06 passes the ones written in the notebook.
 
     Returns logits (N, C) if labels is None, else (loss, grads) with grads shaped like
     params (same keys).
     """
     L = _n_layers(params)
     use_bn = "gamma1" in params
+    dropout_backward, batchnorm_backward = _backward_passes(dropout_backward, batchnorm_backward)
     if running is None:
         running = {}
     if use_bn and not train and any(i not in running for i in range(1, L)):
@@ -312,15 +324,20 @@ def mlp_predict(params: dict, X, running: dict | None = None) -> np.ndarray:
 
 def train_mlp(X_train, X_test, y_train, y_test, *, hidden=(64, 64), batchnorm: bool = False,
               dropout: float = 0.0, lr: float = 0.1, epochs: int = 15, batch_size: int = 32,
-              seed: int = 0, progress=None) -> dict:
+              seed: int = 0, progress=None, dropout_backward=None,
+              batchnorm_backward=None) -> dict:
     """Minibatch SGD for the MLP, batch form.  Seeded: same arguments, same numbers.
 
     X_train (N, D), X_test (M, D), y_train (N,), y_test (M,) in the order
     nnlab.onelayer.load_digits_split returns them.
     hidden : sizes of the hidden layers.  batchnorm : add batch norm before each ReLU.
     dropout : drop probability after each ReLU (0 = off).  lr, epochs, batch_size : SGD.
-    seed : seeds the initial weights, the shuffling and the dropout masks.
+    seed : seeds the initial weights, the shuffling and the dropout masks.  The masks come
+        from a generator of their own, so the minibatches depend only on the seed: every
+        variant (with or without batch norm or dropout) starts from the same weights and
+        sees the same batches in the same order.
     progress : optional callable progress(epoch, history) after each epoch.
+    dropout_backward, batchnorm_backward : passed to mlp_loss (default: nnlab's own).
 
     Returns history: {"epoch", "loss" (mean training minibatch loss per epoch),
     "train_acc", "test_acc" (evaluation-mode accuracy after each epoch),
@@ -335,22 +352,31 @@ def train_mlp(X_train, X_test, y_train, y_test, *, hidden=(64, 64), batchnorm: b
                          f"{X_test.shape} (order: X_train, X_test, y_train, y_test)")
     n_classes = int(max(y_train.max(), y_test.max())) + 1
     params = init_mlp((X_train.shape[1], *hidden, n_classes), batchnorm=batchnorm, seed=seed)
-    rng = np.random.default_rng(seed)
+    shuffle_rng = np.random.default_rng(seed)
+    # an independent stream for the masks: drawing them must not move the shuffling
+    mask_rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
+    backward = dict(zip(("dropout_backward", "batchnorm_backward"),
+                        _backward_passes(dropout_backward, batchnorm_backward)))
     running: dict = {}
     history = {"epoch": [], "loss": [], "train_acc": [], "test_acc": [],
                "params": params, "running": running}
     n = len(X_train)
     with one_blas_thread():
         for epoch in range(1, epochs + 1):
-            order = rng.permutation(n)
+            order = shuffle_rng.permutation(n)
             losses = []
             for start in range(0, n, batch_size):
                 rows = order[start:start + batch_size]
                 if batchnorm and len(rows) < 2:  # a 1-row batch has no variance
                     continue
                 loss, grads = mlp_loss(params, X_train[rows], y_train[rows],
-                                       dropout=dropout, train=True, running=running, rng=rng)
+                                       dropout=dropout, train=True, running=running,
+                                       rng=mask_rng, **backward)
                 for key, grad in grads.items():
+                    grad = np.asarray(grad)
+                    if grad.shape != params[key].shape:
+                        raise ValueError(f"the gradient of {key} has shape {grad.shape}; "
+                                         f"expected {params[key].shape}, the shape of {key}")
                     params[key] -= lr * grad
                 losses.append(loss)
             history["epoch"].append(epoch)
@@ -374,15 +400,18 @@ VARIANTS = {
 def compare_regularization(data=None, *, variants=("none", "batchnorm", "dropout", "both"),
                            hidden=(64, 64), dropout: float = 0.5, lr: float = 0.1,
                            epochs: int = 15, batch_size: int = 32, seed: int = 0,
-                           progress=None) -> dict:
+                           progress=None, dropout_backward=None,
+                           batchnorm_backward=None) -> dict:
     """Train the same MLP with neither, batch norm, dropout, or both; digits by default.
 
     data : (X_train, X_test, y_train, y_test); None loads nnlab.onelayer.load_digits_split(seed).
     variants : any of "none", "batchnorm", "dropout", "both".
     dropout : the drop probability used by the "dropout" and "both" variants.
     hidden, lr, epochs, batch_size, seed : passed to train_mlp (same seed for every
-        variant, so they start from the same weights and see the same batches).
+        variant, so they start from the same weights and see the same batches; the
+        dropout masks come from a separate generator).
     progress : optional callable progress(variant, epoch, history).
+    dropout_backward, batchnorm_backward : passed to train_mlp (default: nnlab's own).
 
     Returns {variant: history} with the histories of train_mlp.
     """
@@ -399,5 +428,6 @@ def compare_regularization(data=None, *, variants=("none", "batchnorm", "dropout
         callback = None if progress is None else (lambda e, h, name=name: progress(name, e, h))
         results[name] = train_mlp(*data, hidden=hidden, lr=lr, epochs=epochs,
                                   batch_size=batch_size, seed=seed, progress=callback,
-                                  **options)
+                                  dropout_backward=dropout_backward,
+                                  batchnorm_backward=batchnorm_backward, **options)
     return results

@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._blas import one_blas_thread
-from .functional import relu, relu_grad, softmax, softmax_cross_entropy
+from .functional import log_softmax, relu, relu_grad, softmax_cross_entropy
 
 __all__ = [
     "init_params",
@@ -116,7 +116,7 @@ def forward(x, y, W, b1, U, b2):
     z = W @ x + b1
     h = relu(z)
     theta = U @ h + b2
-    yhat = softmax(theta, axis=0)
+    yhat = np.exp(log_softmax(theta, axis=0))  # softmax(theta), from its stable log
     J = softmax_cross_entropy(theta, y)  # via log_softmax: finite even if yhat underflows
     cache = {"x": x, "y": y, "W": W, "b1": b1, "U": U, "b2": b2,
              "z": z, "h": h, "theta": theta, "yhat": yhat}
@@ -238,9 +238,26 @@ def load_digits_split(seed: int = 0, test_size: float = 0.25):
     return train_test_split(X, y, test_size=test_size, random_state=seed, stratify=y)
 
 
+def _gradient(grads, key: str, shape: tuple) -> np.ndarray:
+    """grads[key] from a backward_batch result, checked to have the shape of its parameter."""
+    if not isinstance(grads, dict) or key not in grads:
+        have = sorted(grads) if isinstance(grads, dict) else type(grads).__name__
+        raise ValueError(f"backward_batch must return a dict with the key {key!r}; got {have}")
+    grad = np.asarray(grads[key])
+    if grad.shape != shape:
+        raise ValueError(f"backward_batch returned {key} with shape {grad.shape}; expected "
+                         f"{shape}, the shape of {key}")
+    return grad
+
+
+def _reference_backward_batch():
+    """nnlab's own backward_batch, looked up when training starts (not when defined)."""
+    return backward_batch
+
+
 def train(X_train=None, X_test=None, y_train=None, y_test=None, *, hidden: int = 64,
           lr: float = 0.5, epochs: int = 20, batch_size: int = 32, seed: int = 0,
-          params: dict | None = None, progress=None) -> dict:
+          params: dict | None = None, progress=None, backward_batch=None) -> dict:
     """Minibatch SGD on the one-layer network, batch form.  Seeded and deterministic.
 
     X_train, X_test, y_train, y_test : the order load_digits_split returns, so
@@ -254,6 +271,9 @@ def train(X_train=None, X_test=None, y_train=None, y_test=None, *, hidden: int =
     params : optional starting dict {"W", "b1", "U", "b2"} (copied, not modified).
     progress : optional callable progress(epoch, history) run after each epoch, e.g.
         ``bar = tqdm(total=epochs); train(..., progress=lambda e, h: bar.update())``.
+    backward_batch : the batched backward pass to train with, a callable
+        cache -> {"U", "b2", "W", "b1", ...} with the contract of
+        nnlab.onelayer.backward_batch (the default); lesson 03 passes its own.
 
     Returns history, a dict:
       "epoch": [1, 2, ...], "loss": mean training loss of each epoch's minibatches,
@@ -278,6 +298,11 @@ def train(X_train=None, X_test=None, y_train=None, y_test=None, *, hidden: int =
     if epochs < 0 or batch_size < 1 or hidden < 1 or not lr > 0:
         raise ValueError("need epochs >= 0, batch_size >= 1, hidden >= 1 and lr > 0")
     nc = int(max(y_train.max(), -1 if y_test is None else y_test.max())) + 1
+    if backward_batch is None:
+        backward_batch = _reference_backward_batch()
+    elif not callable(backward_batch):
+        raise TypeError(f"backward_batch must be a function cache -> dict of gradients; "
+                        f"got {type(backward_batch).__name__}")
     rng = np.random.default_rng(seed)
     if params is None:
         params = init_params(dx, hidden, nc, seed=seed)
@@ -303,7 +328,7 @@ def train(X_train=None, X_test=None, y_train=None, y_test=None, *, hidden: int =
                     break
                 grads = backward_batch(cache)
                 for key in keys:
-                    params[key] -= lr * grads[key]
+                    params[key] -= lr * _gradient(grads, key, params[key].shape)
             history["epoch"].append(epoch)
             history["loss"].append(float(np.mean(losses)))
             weights = [params[k] for k in keys]

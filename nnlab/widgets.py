@@ -21,6 +21,7 @@ figure is built once; an update changes the data of the existing artists and red
 
 from __future__ import annotations
 
+import html
 import io
 import time
 
@@ -344,6 +345,10 @@ class TrainingPlayground(widgets.VBox):
     z = W x + b1, h = ReLU(z), theta = U h + b2, yhat = softmax(theta), J = CE(y, yhat),
     with W (Dh, 64), U (10, Dh); minibatch SGD by nnlab.onelayer.train.
 
+    backward_batch : the batched backward pass to train with (a callable cache -> dict of
+        gradients, as nnlab.onelayer.backward_batch, the default); lesson 03 passes the one
+        written in the notebook.
+
     Controls: hidden (Dh), learning_rate, epochs, train_button.  Left panel: the mean
     training loss per epoch; right panel: train and test accuracy per epoch.  status shows
     the last epoch's numbers.  Constructing the widget is cheap: the digits are loaded and
@@ -352,9 +357,14 @@ class TrainingPlayground(widgets.VBox):
     """
 
     def __init__(self, hidden: int = 32, learning_rate: float = 0.1, epochs: int = 15, *,
-                 seed: int = 0, batch_size: int = 32, width: int = 900, height: int = 300):
+                 seed: int = 0, batch_size: int = 32, width: int = 900, height: int = 300,
+                 backward_batch=None):
         super().__init__()
+        if backward_batch is not None and not callable(backward_batch):
+            raise TypeError(f"backward_batch must be a function cache -> dict of gradients; "
+                            f"got {type(backward_batch).__name__}")
         self.seed, self.batch_size = seed, batch_size
+        self.backward_batch = backward_batch
         self.hidden = widgets.IntSlider(value=hidden, min=1, max=128, step=1,
                                         description="hidden Dh", continuous_update=False)
         self.learning_rate = widgets.FloatLogSlider(
@@ -469,9 +479,12 @@ class TrainingPlayground(widgets.VBox):
                 self.history = onelayer.train(
                     *self._data, hidden=self.hidden.value, lr=self.learning_rate.value,
                     epochs=self.epochs.value, batch_size=self.batch_size, seed=self.seed,
-                    progress=self._show)
+                    progress=self._show, backward_batch=self.backward_batch)
         except _StopTraining:
             pass
+        except Exception as err:  # e.g. a backward_batch that is not finished yet
+            self._set_status(f"<span style='color:darkred'><b>Training stopped</b>: "
+                             f"{type(err).__name__}: {html.escape(str(err))}</span>")
         finally:
             self.train_button.disabled = False
             self.train_button.description = "Train"

@@ -214,3 +214,96 @@ def test_bad_input():
         L.dropout_forward(np.ones((2, 2)), 1.0)
     with pytest.raises(ValueError, match="unknown variant"):
         L.compare_regularization((None,) * 4, variants=("weight decay",))
+
+
+def _record_batches(monkeypatch):
+    """Wrap mlp_loss so every training call records (first weights seen, the batch's rows)."""
+    seen = []
+    inner = L.mlp_loss
+
+    def recording(params, X, labels=None, **kwargs):
+        if labels is not None:
+            seen.append((params["W1"].copy() if not seen else None, X.copy(), labels.copy()))
+        return inner(params, X, labels, **kwargs)
+    monkeypatch.setattr(L, "mlp_loss", recording)
+    return seen
+
+
+def test_every_variant_starts_alike_and_sees_the_same_batches(monkeypatch):
+    from nnlab.onelayer import load_digits_split
+
+    data = load_digits_split(seed=0)
+    batches = {}
+    for name, options in L.VARIANTS.items():
+        seen = _record_batches(monkeypatch)
+        L.train_mlp(*data, hidden=(16,), epochs=2, batch_size=50, seed=3, **options)
+        batches[name] = seen
+        monkeypatch.undo()
+    plain = batches["none"]
+    assert len(plain) == 2 * -(-len(data[0]) // 50)
+    for name in ("batchnorm", "dropout", "both"):
+        np.testing.assert_array_equal(batches[name][0][0], plain[0][0])  # the same first weights
+        assert len(batches[name]) == len(plain), name
+        for (_, X, y), (_, X_plain, y_plain) in zip(batches[name], plain):
+            np.testing.assert_array_equal(X, X_plain)
+            np.testing.assert_array_equal(y, y_plain)
+    # and another seed gives other batches (the check above can fail)
+    seen = _record_batches(monkeypatch)
+    L.train_mlp(*data, hidden=(16,), epochs=1, batch_size=50, seed=4)
+    assert not np.array_equal(seen[0][2], plain[0][2])
+
+
+def test_dropout_masks_are_seeded_and_differ_between_seeds():
+    from nnlab.onelayer import load_digits_split
+
+    data = load_digits_split(seed=0)
+    a = L.train_mlp(*data, hidden=(16,), epochs=2, seed=2, dropout=0.5)
+    b = L.train_mlp(*data, hidden=(16,), epochs=2, seed=2, dropout=0.5)
+    c = L.train_mlp(*data, hidden=(16,), epochs=2, seed=2, dropout=0.3)
+    assert a["loss"] == b["loss"] and a["loss"] != c["loss"]
+
+
+def test_training_uses_the_backward_passes_it_is_given(monkeypatch):
+    from nnlab.onelayer import load_digits_split
+
+    data = load_digits_split(seed=0)
+    default = L.train_mlp(*data, hidden=(16, 16), epochs=2, seed=0, batchnorm=True, dropout=0.5)
+    own_dropout, own_batchnorm = L.dropout_backward, L.batchnorm_backward
+    calls = {"dropout": 0, "batchnorm": 0}
+
+    def my_dropout_backward(dout, cache):
+        calls["dropout"] += 1
+        return own_dropout(dout, cache)
+
+    def my_batchnorm_backward(dout, cache):
+        calls["batchnorm"] += 1
+        return own_batchnorm(dout, cache)
+
+    def withheld(*args):
+        raise NotImplementedError("withheld")
+    monkeypatch.setattr(L, "dropout_backward", withheld)
+    monkeypatch.setattr(L, "batchnorm_backward", withheld)
+    with pytest.raises(NotImplementedError):
+        L.train_mlp(*data, hidden=(16,), epochs=1, dropout=0.5)
+    mine = L.train_mlp(*data, hidden=(16, 16), epochs=2, seed=0, batchnorm=True, dropout=0.5,
+                       dropout_backward=my_dropout_backward,
+                       batchnorm_backward=my_batchnorm_backward)
+    steps = 2 * -(-len(data[0]) // 32)
+    assert calls == {"dropout": 2 * steps, "batchnorm": 2 * steps}  # two hidden layers
+    assert mine["loss"] == default["loss"] and mine["test_acc"] == default["test_acc"]
+
+    results = L.compare_regularization(data, variants=("both",), hidden=(16,), epochs=1,
+                                       dropout_backward=my_dropout_backward,
+                                       batchnorm_backward=my_batchnorm_backward)
+    assert len(results["both"]["loss"]) == 1
+
+
+def test_training_names_a_wrongly_shaped_gradient():
+    from nnlab.onelayer import load_digits_split
+
+    def row_dgamma(dout, cache):
+        dx, dgamma, dbeta = L.batchnorm_backward(dout, cache)
+        return dx, dgamma[None, :], dbeta
+    with pytest.raises(ValueError, match=r"gradient of gamma1 has shape \(1, 16\); expected \(16,\)"):
+        L.train_mlp(*load_digits_split(seed=0), hidden=(16,), epochs=1, batchnorm=True,
+                    batchnorm_backward=row_dgamma)

@@ -192,3 +192,67 @@ def test_train_records_divergence_instead_of_raising():
     assert history["diverged"] is True
     assert history["epoch"] == [1] and calls == [1]
     assert not np.isfinite(history["loss"][-1])
+
+
+def test_forward_does_not_need_the_softmax_exercise(monkeypatch):
+    """yhat comes from log_softmax; functional.softmax (an exercise) is never called."""
+    import nnlab.functional
+
+    x, y, W, b1, U, b2 = column_problem(4, 3, 5, seed=3)
+    expected = nnlab.functional.softmax(U @ np.maximum(W @ x + b1, 0) + b2, axis=0)
+
+    def withheld(*args, **kwargs):
+        raise NotImplementedError("withheld")
+    monkeypatch.setattr(nnlab.functional, "softmax", withheld)
+    _, cache = onelayer.forward(x, y, W, b1, U, b2)
+    np.testing.assert_allclose(cache["yhat"], expected, rtol=1e-14, atol=0)
+    assert cache["yhat"].sum() == pytest.approx(1.0, abs=1e-15)
+    X = np.vstack([x.T, -x.T])
+    _, batch_cache = onelayer.forward_batch(X, np.array([0, 4]), W, b1, U, b2)
+    np.testing.assert_allclose(batch_cache["Yhat"][0], expected.ravel(), rtol=1e-14, atol=0)
+
+
+def test_train_uses_the_backward_it_is_given(monkeypatch):
+    data = onelayer.load_digits_split(seed=0)
+    reference = onelayer.backward_batch
+    calls = []
+
+    def mine(cache):
+        calls.append(len(cache["X"]))
+        return reference(cache)
+
+    default = onelayer.train(*data, hidden=8, epochs=2, batch_size=100, seed=1)
+    # with the module's own backward withheld, a backward passed in still trains
+    def withheld(cache):
+        raise NotImplementedError("withheld")
+    monkeypatch.setattr(onelayer, "backward_batch", withheld)
+    with pytest.raises(NotImplementedError):
+        onelayer.train(*data, hidden=8, epochs=1, seed=1)
+    history = onelayer.train(*data, hidden=8, epochs=2, batch_size=100, seed=1, backward_batch=mine)
+    n_batches = -(-len(data[0]) // 100)
+    assert calls == ([100] * (n_batches - 1) + [len(data[0]) - 100 * (n_batches - 1)]) * 2
+    assert history["loss"] == default["loss"]
+    for key in ("W", "b1", "U", "b2"):
+        np.testing.assert_array_equal(history["params"][key], default["params"][key])
+
+    # a zero gradient leaves the parameters where they started
+    start = onelayer.init_params(64, 8, 10, seed=1)
+    frozen = onelayer.train(*data, hidden=8, epochs=1, seed=1, params=start,
+                            backward_batch=lambda c: {k: np.zeros_like(c[k]) for k in ("W", "b1", "U", "b2")})
+    for key in start:
+        np.testing.assert_array_equal(frozen["params"][key], start[key])
+
+
+def test_train_names_a_wrongly_shaped_gradient():
+    data = onelayer.load_digits_split(seed=0)
+
+    def flat_b2(cache):
+        grads = dict(onelayer.backward_batch(cache))
+        grads["b2"] = grads["b2"].ravel()
+        return grads
+    with pytest.raises(ValueError, match=r"b2 with shape \(10,\); expected \(10, 1\)"):
+        onelayer.train(*data, hidden=8, epochs=1, backward_batch=flat_b2)
+    with pytest.raises(ValueError, match="dict with the key 'W'"):
+        onelayer.train(*data, hidden=8, epochs=1, backward_batch=lambda c: {"U": 0})
+    with pytest.raises(TypeError, match="backward_batch must be a function"):
+        onelayer.train(*data, hidden=8, epochs=1, backward_batch="mine")

@@ -272,3 +272,32 @@ def test_playground_reports_silenced_units():
         warnings.simplefilter("error")
         playground.train_button.click()
     assert "Most ReLUs are silent" in playground.status.value
+
+
+def test_playground_trains_with_the_backward_it_is_given(monkeypatch):
+    reference = onelayer.backward_batch
+    calls = []
+
+    def mine(cache):
+        calls.append(1)
+        return reference(cache)
+
+    def withheld(cache):
+        raise NotImplementedError("withheld")
+    monkeypatch.setattr(onelayer, "backward_batch", withheld)
+    playground = TrainingPlayground(hidden=8, learning_rate=0.1, epochs=1, backward_batch=mine)
+    playground.train_button.click()
+    assert calls and playground.history["epoch"] == [1]
+    assert "epoch 1/1" in playground.status.value
+
+
+def test_playground_reports_an_error_of_the_backward():
+    def unfinished(cache):
+        raise NotImplementedError("dW is not written yet")
+    playground = TrainingPlayground(hidden=8, epochs=1, backward_batch=unfinished)
+    playground.train_button.click()
+    assert "Training stopped" in playground.status.value
+    assert "NotImplementedError: dW is not written yet" in playground.status.value
+    assert not playground.train_button.disabled and playground.train_button.description == "Train"
+    with pytest.raises(TypeError, match="backward_batch must be a function"):
+        TrainingPlayground(backward_batch=3)
