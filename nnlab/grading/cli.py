@@ -178,6 +178,12 @@ def build_parser():
     p.add_argument("csv", help="output file")
     p.add_argument("--assignment", action="append", help="only this assignment (repeatable)")
     p.set_defaults(func=cmd_export)
+
+    from .report import add_subcommand as add_report
+    add_report(sub, common)
+
+    from nnlab.hub.run import add_parser as add_hub
+    add_hub(sub)
     return parser
 
 

@@ -56,9 +56,12 @@ def verdicts_path(root):
 
 
 def _number(value, field):
-    if isinstance(value, bool) or value is None:
+    if isinstance(value, (bool, str, bytes)) or value is None:
         raise ValueError(f"{field} must be a number, got {value!r}")
-    number = float(value)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{field} must be a number, got {value!r}") from None
     if not math.isfinite(number):
         raise ValueError(f"{field} must be finite, got {value!r}")
     return number
