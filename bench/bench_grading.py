@@ -28,7 +28,7 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from nnlab.feedback import EXERCISES  # noqa: E402
+from nnlab.exercises import EXERCISES  # noqa: E402
 from nnlab.grading import synthetic  # noqa: E402
 from nnlab.grading.export import gradebook_rows  # noqa: E402
 

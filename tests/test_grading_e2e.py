@@ -13,7 +13,7 @@ import sys
 import nbformat
 import pytest
 
-from nnlab.feedback import EXERCISES
+from nnlab.exercises import EXERCISES
 from nnlab.grading import synthetic
 from nnlab.grading.export import gradebook_rows
 

@@ -13,7 +13,7 @@ import os
 import nbformat
 import pytest
 
-from nnlab.feedback import EXERCISES
+from nnlab.exercises import EXERCISES
 from nnlab.grading import synthetic
 
 from grading_support import REPO, feedback_html, grade_class, max_score

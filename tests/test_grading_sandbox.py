@@ -133,7 +133,7 @@ def test_test_cells_are_read_as_literal_calls():
 
 
 def test_lambdas_of_the_registry_travel_by_reference():
-    from nnlab.feedback import EXERCISES
+    from nnlab.exercises import EXERCISES
     f_prime, x = EXERCISES["identity4"].make_inputs(np.random.default_rng(0), 0)
     args, _ = __import__("pickle").loads(probe.dumps_args(((f_prime, x), {})))
     assert args[0] is f_prime and np.array_equal(args[1], x)

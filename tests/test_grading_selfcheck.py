@@ -11,7 +11,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from nnlab.feedback import check_exercise, wrong_variant
+from nnlab.exercises import wrong_variant
+from nnlab.feedback import check_exercise
 from nnlab.grading import synthetic
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
