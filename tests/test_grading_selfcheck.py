@@ -61,6 +61,7 @@ def test_visible_tests_pass_on_a_correct_answer(release, tmp_path):
 
 def test_visible_tests_name_the_mistake_like_the_grader(release, tmp_path):
     master, student, _ = release
+    synthetic.stage_mistakes(str(tmp_path))
     nb = run_plain(synthetic.with_mistake(master, student, "test_dg_dx", "transposed"), tmp_path)
     cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "test_dg_dx")
     errors = [o for o in cell.outputs if o.output_type == "error"]

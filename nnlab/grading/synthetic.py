@@ -4,13 +4,18 @@ A submission starts from the student version (the release) and fills its solutio
 
 - ``correct``: each solution cell gets the master's solution;
 - ``with_mistake``: the correct answers, except that one exercise's function is rebound to
-  ``nnlab.feedback.wrong_variant(exercise_id, variant)``, which commits one named mistake;
+  ``wrong_variant(exercise_id, variant, correct)`` of the instructor's catalogue, which commits
+  one named mistake starting from the correct answer;
 - the release itself is the blank submission.
+
+Student kernels import the student edition of nnlab, which has no catalogue: a hand-in with
+mistakes carries its own copy of it (``nnlab_mistakes/``, written by :func:`write`).
 """
 
 import copy
 import os
 import re
+import shutil
 
 import nbformat
 from nbgrader import utils
@@ -77,15 +82,16 @@ def correct(master, release):
 
 def with_mistakes(master, release, mistakes):
     """Correct everywhere except that, for each ``test_id: variant`` in ``mistakes``, the function
-    that test checks is rebound to ``wrong_variant(exercise_id, variant)``."""
+    that test checks is rebound to ``wrong_variant(exercise_id, variant, <the correct one>)``.
+    Write it with :func:`write`, which adds the catalogue copy it imports."""
     answers = correct_answers(master)
     found = {e["test_id"]: e for e in exercises(master)}
     for test_id, variant in mistakes.items():
         exercise = found[test_id]
         check = exercise["checks"][0]
         answers[exercise["solution_id"]] += (
-            f"\n\nfrom nnlab.feedback import wrong_variant\n"
-            f"{check.expr} = wrong_variant({check.exercise_id!r}, {variant!r})\n")
+            f"\n\nfrom {MISTAKES} import wrong_variant\n"
+            f"{check.expr} = wrong_variant({check.exercise_id!r}, {variant!r}, {check.expr})\n")
     return fill(release, answers)
 
 
@@ -95,8 +101,25 @@ def with_mistake(master, release, test_id, variant):
 
 
 def write(folder, student, assignment, nb, name=None):
-    """Write a submission in nbgrader's layout; returns its path."""
+    """Write a submission in nbgrader's layout (with the catalogue copy its mistakes need);
+    returns its path."""
     path = os.path.join(folder, student, assignment, (name or assignment) + ".ipynb")
     os.makedirs(os.path.dirname(path), exist_ok=True)
     nbformat.write(nb, path)
+    if any(MISTAKES in c.source for c in nb.cells):
+        stage_mistakes(os.path.dirname(path))
     return path
+
+
+#: The package name of the catalogue copy that synthetic hand-ins with mistakes carry.
+MISTAKES = "nnlab_mistakes"
+
+
+def stage_mistakes(folder):
+    """Copy the instructor's catalogue into ``folder/nnlab_mistakes`` (for wrong_variant)."""
+    from nnlab import exercises
+    target = os.path.join(folder, MISTAKES)
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(os.path.dirname(exercises.__file__), target,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    return target
