@@ -209,8 +209,8 @@ def test_mistake_counts_are_distinct_students_of_the_latest_grading(built):
     assert order == sorted(order)
     # The catalogue's title and hint, not only the id.
     assert "Lesson 02, identity (1): z = W x, dz/dx" in text
-    from nnlab.feedback import EXERCISES
-    hint = EXERCISES["identity1"].variants["transposed"].hint.replace("{label}", "dz/dx")
+    hint = report.exercise_catalogue()["identity1"].hints["transposed"]
+    assert len(hint) > 20 and "{label}" not in hint
     assert report.esc(hint) in text
 
 
@@ -238,6 +238,7 @@ def test_hostile_student_ids_are_escaped(built):
     page, text = parse(out)
     assert "<script" not in text.lower()
     assert "<img src=x" not in text
+    assert report.esc(HOSTILE_REASON) in text            # the reason of a flagged cell, as text
     assert "&lt;script&gt;" in text
     assert set(page.tags) <= {"html", "head", "meta", "title", "style", "body", "h1", "h2", "p",
                               "ol", "ul", "li", "strong", "span", "br", "img", "table", "tr",
@@ -251,10 +252,13 @@ def test_hostile_student_ids_are_escaped(built):
 def test_flags_and_status_reach_the_page(built):
     _, out = built
     page, _ = parse(out)
-    rows = {s: "".join(t) for s, t in zip(page.flagged, page.flagged_text)}
+    rows = {}
+    for student, text in zip(page.flagged, page.flagged_text):   # a student's rows, joined
+        rows[student] = rows.get(student, "") + " | " + "".join(text)
     assert "too slow" in rows["s05"]
     assert "failed: kernel died" in rows["s07"]
-    assert "late" in rows["s08"]           # from the grading status's notes
+    assert "handed in late" in rows["s08"]   # from the grading status's notes
+    assert "identity1: matches a known mistake: transposed" in rows["s05"]
     assert set(rows) == {HOSTILE, "s05", "s07", "s08"}
 
 

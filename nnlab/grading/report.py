@@ -33,8 +33,9 @@ from . import records
 from .course import Course, CourseError
 from .export import load_status
 
-#: Where the catalogue of exercises (id -> title, known mistakes) may live, first found wins.
-CATALOGUES = (("nnlab.feedback", "EXERCISES"),)
+#: Where the catalogue of exercises (id -> title, known mistakes) may live, first found wins:
+#: the instructor's per-lesson catalogue, or the older single registry in nnlab.feedback.
+CATALOGUES = (("nnlab.exercises", "EXERCISES"), ("nnlab.feedback", "EXERCISES"))
 
 _CHECK_CALL = re.compile(r"""check_exercise\(\s*["']([^"']+)["']""")
 
@@ -265,11 +266,17 @@ def flagged_submissions(data):
         return found.setdefault((student, assignment), Flagged(student, assignment, {}, []))
 
     for v in data.verdicts:
+        if not v["flags"]:
+            continue
+        item = entry(v["student"], v["assignment"])
+        name = v["exercise"] or v["grade_id"]
         for flag in v["flags"]:
-            where = entry(v["student"], v["assignment"]).flags.setdefault(flag, [])
-            name = v["exercise"] or v["grade_id"]
+            where = item.flags.setdefault(flag, [])
             if name not in where:
                 where.append(name)
+        reason = f"{name}: {v['reason'][:200]}" if v["reason"] else ""
+        if reason and reason not in item.notes:
+            item.notes.append(reason)
     for (student, assignment), penalty in data.late.items():
         item = entry(student, assignment)
         item.flags.setdefault("late", [])
@@ -284,7 +291,10 @@ def flagged_submissions(data):
         if state and state != "graded":
             entry(student, assignment).notes.append(f"{state}: {reason}".rstrip(": "))
         if re.search(r"\blate\b", text, re.IGNORECASE):
-            entry(student, assignment).flags.setdefault("late", [])
+            item = entry(student, assignment)
+            item.flags.setdefault("late", [])
+            item.notes.extend(str(n) for n in status.get("notes", []) or []
+                              if re.search(r"\blate\b", str(n), re.IGNORECASE) and str(n) not in item.notes)
     return [found[k] for k in sorted(found)]
 
 
