@@ -1,7 +1,8 @@
 """Real-browser fixtures: a JupyterLab server on 127.0.0.1 and Debian's Chromium, headless.
 
-The browser tests skip (with the reason) when Playwright or Chromium is missing; CI installs
-Chromium (`apt-get install -y chromium`), so there they always run.  Playwright drives the
+The browser tests fail, naming what to install, when Chromium or Playwright is missing (`make
+test` installs Debian's Chromium with apt-get); NNLAB_SKIP_BROWSER=1 skips them on request,
+and pytest's summary line says so.  Playwright drives the
 system Chromium through executable_path; its own browser downloads are never used.
 
 The server is isolated from the user's Jupyter state: settings, workspaces, checkpoints,
@@ -181,16 +182,22 @@ def stop_lab(server: LabServer) -> None:
 
 @pytest.fixture(scope="session")
 def chromium_path() -> str:
+    if os.environ.get("NNLAB_SKIP_BROWSER") == "1":
+        pytest.skip("NNLAB_SKIP_BROWSER=1: browser tests (Chromium) skipped on request")
     path = find_chromium()
     if path is None:
-        pytest.skip("Chromium is not installed (Debian: apt-get install -y chromium); "
-                    "the browser tests need it")
+        pytest.fail("Chromium is not installed: the browser tests need it (Debian: apt-get install -y "
+                    "chromium, or run `make test`); NNLAB_SKIP_BROWSER=1 skips them", pytrace=False)
     return path
 
 
 @pytest.fixture(scope="session")
 def browser(chromium_path):
-    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
+    try:
+        from playwright import sync_api
+    except ImportError:
+        pytest.fail("Playwright is not installed: the browser tests need it (pip install -e '.[test]', "
+                    "or run `make test`); NNLAB_SKIP_BROWSER=1 skips them", pytrace=False)
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium_path, headless=True,
                                              args=CHROMIUM_ARGS)
