@@ -55,6 +55,18 @@ def test_softmax_batch_rows_sum_to_one(n, c, seed):
     assert np.allclose(p, softmax(logits.T, axis=0).T)
 
 
+def test_the_default_axis_normalises_columns_so_a_batch_needs_axis_1():
+    """Lesson 00's warning: softmax(batch) without axis=1 sums to 1 down each column."""
+    logits = np.array([[2.0, 1.0, 0.0], [1e4, 0.0, -1e4]])      # (N=2, C=3)
+    for fn in (softmax, lambda t, **kw: np.exp(log_softmax(t, **kw))):
+        by_row, default = fn(logits, axis=1), fn(logits)
+        assert np.allclose(by_row.sum(axis=1), 1.0)
+        assert np.allclose(default.sum(axis=0), 1.0)
+        assert not np.allclose(default.sum(axis=1), 1.0)
+        assert np.allclose(by_row[0], np.exp([2.0, 1.0, 0.0]) / np.exp([2.0, 1.0, 0.0]).sum())
+        assert np.array_equal(by_row[1], [1.0, 0.0, 0.0])
+
+
 @FAST
 @given(c=st.integers(2, 6), seed=seeds)
 def test_softmax_jacobian_matches_central_differences(c, seed):
