@@ -214,6 +214,42 @@ def test_mistake_counts_are_distinct_students_of_the_latest_grading(built):
     assert report.esc(hint) in text
 
 
+def test_each_mistake_lists_its_students(built):
+    _, out = built
+    _, text = parse(out)
+    who = re.search(r'data-mistake="negated".*?<details><summary>who</summary>(.*?)</details>', text, re.S)
+    assert who.group(1) == "s15, s16, s17"
+
+
+def test_exercises_are_found_in_the_real_test_cells(tmp_path):
+    """The gradebook keeps the master's test cells; their check_exercise calls name the exercises."""
+    import nbformat
+    from nnlab.grading.report import ClassData, read_gradebook
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    lesson = "03_one_layer"
+    nb = nbformat.read(os.path.join(repo, "notebooks", lesson, lesson + ".ipynb"), as_version=4)
+    url = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    expected = {}   # graded cells, in notebook order
+    with Gradebook(url) as gb:
+        gb.add_assignment(lesson)
+        gb.add_notebook(lesson, lesson)
+        for cell in nb.cells:
+            meta = cell.metadata.get("nbgrader", {})
+            if meta.get("grade"):
+                gb.add_grade_cell(meta["grade_id"], lesson, lesson, max_score=meta["points"],
+                                  cell_type=cell.cell_type)
+                gb.add_source_cell(meta["grade_id"], lesson, lesson, cell_type=cell.cell_type,
+                                   locked=True, source=cell.source)
+                expected[(lesson, meta["grade_id"])] = []
+    data = ClassData()
+    read_gradebook(url, data)
+    assert data.cell_order == list(expected)
+    assert data.cell_exercises == {
+        (lesson, f"test_backward_{part}"): [f"onelayer.{part}"]
+        for part in ("delta1", "delta2", "U", "b2", "W", "b1", "x")
+    } | {(lesson, "test_backward_batch"): ["onelayer_batch"]}
+
+
 def test_pass_rates_come_from_the_gradebook(built):
     _, out = built
     page, _ = parse(out)
@@ -242,7 +278,7 @@ def test_hostile_student_ids_are_escaped(built):
     assert "&lt;script&gt;" in text
     assert set(page.tags) <= {"html", "head", "meta", "title", "style", "body", "h1", "h2", "p",
                               "ol", "ul", "li", "strong", "span", "br", "img", "table", "tr",
-                              "th", "td", "code"}
+                              "th", "td", "code", "details", "summary"}
     assert HOSTILE in page.flagged          # the attribute value decodes to the id itself
     row = page.flagged_text[page.flagged.index(HOSTILE)]
     assert row[0] == HOSTILE and "reference" in "".join(row)

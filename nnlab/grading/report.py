@@ -431,6 +431,7 @@ th { background: #f4f4f4; } td.num { text-align: right; font-variant-numeric: ta
 ol.reteach li { margin-bottom: 0.6em; } .hint { color: #555; } .muted { color: #777; }
 img { max-width: 100%; border: 1px solid #eee; } code { background: #f4f4f4; padding: 0 0.2em; }
 ul.mistakes { margin: 0; padding-left: 1.1em; }
+details { font-size: 0.9em; color: #555; } summary { cursor: pointer; }
 """
 
 #: No scripts, no remote anything: only images next to the page and the inline style.
@@ -479,6 +480,7 @@ def render(data, exercises, ranked, flagged, times, images, course_name=""):
                 f"<span class=\"muted\">({_percent(m.count, m.graded)} of {m.graded} graded)</span>")
             if m.hint:
                 add(f"<br><span class=\"hint\">{esc(m.hint)}</span>")
+            add(f"<details><summary>who</summary>{esc(', '.join(m.students))}</details>")
             add("</li>\n")
         add("</ol>\n")
         if "mistakes" in images:
