@@ -208,3 +208,49 @@ class TrialHub:
                                *[f"{k}={v}" for k, v in env.items()], *command],
                               cwd=cwd or self.home(user), capture_output=True, text=True,
                               timeout=timeout, check=False)
+
+
+# --- lesson 01 as the trial course's assignment ---------------------------------------------
+
+LESSON = "01_jacobians"
+COURSE_ID = "nnlab"
+
+# Two students' answers to the exercise `dg_dx` of lesson 01: right, and with the Jacobian
+# transposed (a mistake the check names).
+DG_DX_RIGHT = '''def dg_dx(x):
+    """Jacobian of g(f(x)) at a scalar x, numerator layout, shape (2, 1)."""
+    y1, y2 = x**2, np.sin(x)
+    J_f = np.array([[2 * x], [np.cos(x)]])
+    J_g = np.array([[y2, y1], [1.0, np.exp(y2)]])
+    return J_g @ J_f
+'''
+DG_DX_TRANSPOSED = DG_DX_RIGHT.replace("return J_g @ J_f", "return (J_g @ J_f).T")
+
+
+def answer(notebook: dict, grade_id: str, source: str) -> dict:
+    """`notebook` (nbformat JSON) with the solution cell `grade_id` replaced by `source`."""
+    for cell in notebook["cells"]:
+        if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == grade_id:
+            cell["source"] = source
+            return notebook
+    raise KeyError(f"no cell with grade_id {grade_id!r} in the notebook")
+
+
+def instructor_release(hub: TrialHub, assignment: str = LESSON) -> None:
+    """As the instructor, in a shell: generate the student version and put it in the exchange."""
+    course = hub.course_dir
+    bin_dir = Path(hub.settings.python_bin)
+    for command in ([str(bin_dir / "nnlab"), "release", assignment, "--course", str(course)],
+                    [str(bin_dir / "nbgrader"), "release_assignment", assignment, "--force"]):
+        done = hub.run_as(hub.instructor, command, cwd=course)
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(command[:2])} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+
+
+def instructor_collect(hub: TrialHub, assignment: str = LESSON) -> subprocess.CompletedProcess:
+    """As the instructor: nbgrader collect (the latest submission of every student)."""
+    done = hub.run_as(hub.instructor, [str(Path(hub.settings.python_bin) / "nbgrader"), "collect",
+                                       assignment, "--update"], cwd=hub.course_dir)
+    if done.returncode != 0:
+        raise RuntimeError(f"nbgrader collect failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+    return done
