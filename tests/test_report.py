@@ -130,8 +130,8 @@ def write_course(root, with_gradebook=True):
                                     "assignment": a, "notebook": a, "seconds": 3.0 + i / 10}
                                    for i, s in enumerate(students)
                                    for a in ("02_identities", "04_gradient_descent")])
-    status = {f"s07/04_gradient_descent": {"status": "failed", "reason": "kernel died", "notes": []},
-              f"s08/02_identities": {"status": "graded", "reason": "", "notes": ["handed in late"]}}
+    status = {"s07/04_gradient_descent": {"status": "failed", "reason": "kernel died", "notes": []},
+              "s08/02_identities": {"status": "graded", "reason": "", "notes": ["handed in late"]}}
     os.makedirs(os.path.join(root, ".grading"), exist_ok=True)
     with open(os.path.join(root, ".grading", "status.json"), "w") as fh:
         json.dump(status, fh)
