@@ -252,7 +252,10 @@ def _run_student(spec: Spec, obj, inp: tuple, k: int):
         raise
     except Exception as exc:  # the student's own code raised
         where, error = spec.signature, exc
-    raise _Feedback(_raised_message(spec, where, type(error).__name__, error, k, inp))
+    feedback = _Feedback(_raised_message(spec, where, type(error).__name__, error, k, inp))
+    if isinstance(error, ReferenceWithheld):
+        feedback.withheld = error.name
+    raise feedback
 
 
 def _raised_message(spec, where, type_name, error, k, inp) -> str:
@@ -303,18 +306,19 @@ def _reference_calls(data: Cases, obj) -> list:
 # Judging
 # --------------------------------------------------------------------------------------
 
-def judge(data: Cases, answers) -> tuple:
+def judge(data: Cases, answers, unpacked: bool = False) -> tuple:
     """(passed, message, mistake name or None) for the student's answers on data's cases.
 
-    answers : one answer per case (as the student's function returned it), or a
-        _Feedback/Exception that stopped the run.
+    answers : one answer per case (as the student's function returned it, or, with
+        ``unpacked``, already as {output key: value}), or the _Feedback that stopped the run.
     """
     if isinstance(answers, BaseException):
         return False, str(answers), None
     spec = data.spec
     try:
         with _quiet():
-            got = [_floats(spec, spec.unpack(answer), student=True) for answer in answers]
+            got = [_floats(spec, answer if unpacked else spec.unpack(answer), student=True)
+                   for answer in answers]
             for out in spec.outputs:
                 exp_k = [e[out.key] for e in data.expected]
                 got_k = [g[out.key] for g in got]
@@ -609,3 +613,73 @@ def run_function(cls, inp) -> dict:
         raise _Feedback("x.grad is still None after .backward(): does your backward return "
                         "the gradient with respect to its input?")
     return {"forward": forward, "backward": _tensor_values(x.grad)}
+
+
+# --------------------------------------------------------------------------------------
+# Answering a check run by another process
+# --------------------------------------------------------------------------------------
+
+def _plain(value, depth=0):
+    """value as JSON-ready plain data: numbers, strings, numeric arrays (base64), and
+    tuples/lists/dicts of those; anything else is named, not sent."""
+    import base64
+
+    if depth > 6:
+        raise TypeError("value nested too deeply")
+    if isinstance(value, (bool, int, float, str)) or value is None:
+        return value
+    if isinstance(value, np.generic):
+        return {"__scalar__": _plain(np.asarray(value), depth + 1)}
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind not in "biufc":
+            return {"__opaque__": f"array of dtype {value.dtype}"}
+        a = np.ascontiguousarray(value)
+        return {"__ndarray__": [a.dtype.str, list(a.shape), base64.b64encode(a.tobytes()).decode()]}
+    if isinstance(value, tuple):
+        return {"__tuple__": [_plain(x, depth + 1) for x in value]}
+    if isinstance(value, list):
+        return [_plain(x, depth + 1) for x in value]
+    if isinstance(value, dict):
+        return {"__dict__": [[_plain(k, depth + 1), _plain(x, depth + 1)] for k, x in value.items()]}
+    return {"__opaque__": type(value).__name__}
+
+
+def _reply(request: str, reply_path: str) -> None:
+    """Run the answers of one check for a caller in another process.
+
+    request : base64 of a pickle (expr, spec, inputs); expr names the student's object in
+        the notebook's namespace.
+    Writes JSON to reply_path: {"kind": ...} plus either {"answers": [{output key: plain
+    value}, ...]} or {"feedback": message, "withheld": name or None}.
+    """
+    import base64
+    import json
+
+    from IPython import get_ipython
+
+    try:
+        expr, spec, inputs = pickle.loads(base64.b64decode(request))
+        try:
+            obj = eval(expr, get_ipython().user_ns)
+        except Exception:
+            obj, kind = None, "missing"
+        else:
+            kind = "class" if isinstance(obj, type) else "function" if callable(obj) else "value"
+        payload = {"kind": kind}
+        if kind == spec.kind:
+            answers = _answers_of(Cases(spec, 0, inputs, []), obj)
+            if not isinstance(answers, _Feedback):
+                try:
+                    with _quiet():
+                        answers = [_plain({k: _numpy(v) for k, v in spec.unpack(a).items()})
+                                   for a in answers]
+                except _Feedback as feedback:
+                    answers = feedback
+            if isinstance(answers, _Feedback):
+                payload.update(feedback=str(answers), withheld=getattr(answers, "withheld", None))
+            else:
+                payload["answers"] = answers
+    except BaseException as exc:  # noqa: B036  (an interrupt, too, is reported, not raised)
+        payload = {"error": type(exc).__name__}
+    with open(reply_path, "w", encoding="utf-8") as fh:
+        json.dump(payload, fh)

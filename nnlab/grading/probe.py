@@ -2,41 +2,35 @@
 
 A graded test cell calls ``check_exercise("identity5", dJ_dW_Wx, ...)`` in the student's kernel;
 that run is the student's hint. After the notebook has run, the grader reads the same calls from
-the *master* source of the cell (never from the submission), and runs ``check_exercise`` again in
-its own process, handing it a :class:`RemoteFunction` in place of the student's function. Each call
-of that stand-in sends the grader-chosen arguments to the kernel, which evaluates the student's
-function on them and returns only plain values (numbers, strings, numpy arrays of numbers,
-tuples/lists/dicts of those) in a small JSON file that the grader decodes strictly. Reference,
-comparison and the diagnosis of the mistake all run in the grader.
+the *master* source of the cell (never from the submission: hidden checks included), builds each
+check's cases in its own process from the instructor's catalogue (:mod:`nnlab.exercises`), and
+asks the kernel only for the student's answers on those inputs: one round trip per check, through
+the same ``nnlab.feedback`` code that runs a check in the student's own notebook. The kernel
+returns plain values (numbers, numeric arrays, tuples/lists/dicts of those) in a JSON file whose
+size is bounded by the answer's expected size before it is read. Reference answers, comparison
+and the diagnosis of the mistake all stay in the grader.
 
-Each call is checked twice: with the arguments written in the cell (so the verdict matches the
-hint) and with a seed derived from a course secret the kernel cannot read (so outputs memorised
-for the published seed do not pass).
+Each call is judged twice: on the cases of the seed written in the cell (so the verdict matches
+the hint) and on those of a seed derived from a course secret the kernel cannot read (so answers
+memorised for the published seed do not pass).
 """
 
 import ast
-import builtins
-import dataclasses
 import base64
 import contextlib
 import hashlib
 import hmac
-import io
 import json
 import os
 import pickle
 import secrets
-import sys
-import types
 import stat
 import time
-import warnings
 from dataclasses import dataclass, field
 from queue import Empty
 
 import numpy as np
 
-MAX_RESULT_BYTES = 64 * 2**20
 
 
 @dataclass
@@ -85,106 +79,6 @@ def find_checks(source):
 
 
 # --- values between kernel and grader -----------------------------------------------------
-
-KERNEL_HELPER = r"""
-def __nnlab_probe__(expr, in_path, out_path, exercise_id=None):
-    import base64 as _b64, json as _json, pickle as _pickle
-    import numpy as _np
-    def enc(v, depth=0):
-        if depth > 6:
-            raise TypeError("value nested too deeply")
-        if isinstance(v, (bool, int, float, str)) or v is None:
-            return v
-        if isinstance(v, _np.generic):
-            return {"__scalar__": enc(_np.asarray(v), depth + 1)}
-        if isinstance(v, _np.ndarray):
-            if v.dtype.kind not in "biufc":
-                raise TypeError("array of dtype %s" % v.dtype)
-            a = _np.ascontiguousarray(v)
-            return {"__ndarray__": [a.dtype.str, list(a.shape), _b64.b64encode(a.tobytes()).decode()]}
-        if isinstance(v, tuple):
-            return {"__tuple__": [enc(x, depth + 1) for x in v]}
-        if isinstance(v, list):
-            return [enc(x, depth + 1) for x in v]
-        if isinstance(v, dict):
-            return {"__dict__": [[enc(k, depth + 1), enc(x, depth + 1)] for k, x in v.items()]}
-        return {"__opaque__": type(v).__name__}
-    try:
-        with open(in_path, "rb") as fh:
-            args, kwargs = _pickle.load(fh)
-        obj = eval(expr, get_ipython().user_ns)
-        if exercise_id is None:
-            value = obj(*args, **kwargs)
-        else:
-            from nnlab.feedback import EXERCISES
-            value = EXERCISES[exercise_id].run(obj, args)
-        payload = {"ok": True, "value": enc(value)}
-    except BaseException as exc:
-        payload = {"ok": False, "type": type(exc).__name__, "error": str(exc)[:4000]}
-    with open(out_path, "w") as fh:
-        _json.dump(payload, fh)
-
-def __nnlab_probe_many__(expr, in_path, out_path, exercise_id=None):
-    import json as _json, os as _os, pickle as _pickle
-    with open(in_path, "rb") as fh:
-        calls = _pickle.load(fh)
-    results = []
-    for i, blob in enumerate(calls):
-        one_in, one_out = "%s.%d" % (in_path, i), "%s.%d" % (out_path, i)
-        with open(one_in, "wb") as fh:
-            fh.write(blob)
-        __nnlab_probe__(expr, one_in, one_out, exercise_id)
-        with open(one_out) as fh:
-            results.append(_json.load(fh))
-        _os.remove(one_in)
-        _os.remove(one_out)
-    with open(out_path, "w") as fh:
-        _json.dump(results, fh)
-
-def __nnlab_kind__(expr, out_path):
-    import json as _json
-    try:
-        obj = eval(expr, get_ipython().user_ns)
-        kind = "class" if isinstance(obj, type) else ("function" if callable(obj) else "value")
-    except BaseException:
-        kind = "missing"
-    with open(out_path, "w") as fh:
-        _json.dump({"kind": kind}, fh)
-"""
-
-
-def _from_container(module, name, index):
-    """Unpickling side of :class:`_ArgsPickler`: a function kept in a module-level tuple or list."""
-    import importlib
-    return getattr(importlib.import_module(module), name)[index]
-
-
-class _ArgsPickler(pickle.Pickler):
-    """Pickles the grader's arguments; lambdas kept in a module-level tuple (say, the f' of
-    identity 4) travel as a reference to their place in that tuple."""
-
-    def reducer_override(self, obj):
-        if isinstance(obj, types.FunctionType) and "<" in obj.__qualname__:
-            module = sys.modules.get(obj.__module__)
-            for name, value in vars(module or object).items():
-                if isinstance(value, (tuple, list)):
-                    for index, item in enumerate(value):
-                        if item is obj:
-                            return _from_container, (obj.__module__, name, index)
-            raise Unverifiable(f"cannot send {obj.__qualname__} to the kernel")
-        return NotImplemented
-
-
-def dumps_args(value):
-    buffer = io.BytesIO()
-    try:
-        _ArgsPickler(buffer, protocol=4).dump(value)
-    except Unverifiable:
-        raise
-    except Exception as exc:
-        raise Unverifiable(f"arguments cannot be sent to the kernel: {exc}") from None
-    return buffer.getvalue()
-
 
 class Opaque:
     """A value the kernel returned that is not plain data (compares unequal to everything)."""
@@ -244,39 +138,40 @@ def read_regular(path, limit):
         return fh.read(limit + 1)
 
 
-class StudentCodeError(Exception):
-    """The student's function raised (or timed out) when the grader called it."""
-
-
 class KernelSession:
-    """Runs small pieces of code in the (already executed) student kernel; grader side."""
+    """Asks the (already executed) student kernel for answers; grader side.
 
-    def __init__(self, kc, workdir, call_timeout=20.0, interrupt=None):
+    One round trip per check: the request (the spec and the inputs, never the seed or the
+    reference) travels inside the code the kernel runs, the reply comes back in a file whose
+    size is checked before a byte of it is read. Every round trip has a time limit, and all of
+    them together end at ``deadline`` (a time.monotonic() value).
+    """
+
+    def __init__(self, kc, replydir, call_timeout=20.0, interrupt=None, deadline=None):
         self.kc = kc
-        self.workdir = workdir
+        self.replydir = replydir
         self.call_timeout = call_timeout
         self.interrupt = interrupt
-        self.calls = 0
+        self.deadline = deadline
         self.dead = False
-        self._prefetched = {}
 
-    def run(self, code, timeout=None):
-        """Execute ``code`` silently; return (status, stdout text)."""
+    def run(self, code, timeout):
+        """Execute ``code``; return its status: ok, error, timeout or dead."""
         from nbclient.util import run_sync
-        return run_sync(self._run)(code, timeout or self.call_timeout)
+        return run_sync(self._run)(code, timeout)
 
     async def _run(self, code, timeout):
         if self.dead:
-            return "dead", ""
+            return "dead"
         msg_id = self.kc.execute(code, silent=False, store_history=False, allow_stdin=False)
         deadline = time.monotonic() + timeout
-        status, out = None, []
+        status = None
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 if status == "interrupted":
                     self.dead = True
-                    return "timeout", "".join(out)
+                    return "timeout"
                 # Interrupt and give the kernel a few seconds to come back for the next check.
                 if self.interrupt is not None:
                     await self.interrupt()
@@ -287,129 +182,89 @@ class KernelSession:
             except Empty:
                 if not await self.kc.is_alive():
                     self.dead = True
-                    return "dead", "".join(out)
+                    return "dead"
                 continue
             if msg["parent_header"].get("msg_id") != msg_id:
                 continue
             kind = msg["msg_type"]
-            if kind == "stream" and msg["content"].get("name") == "stdout" and sum(map(len, out)) < 65536:
-                out.append(msg["content"]["text"])
-            elif kind == "error" and status != "interrupted":
+            if kind == "error" and status != "interrupted":
                 status = "error"
             elif kind == "status" and msg["content"]["execution_state"] == "idle":
-                if status == "interrupted":
-                    return "timeout", "".join(out)
-                return status or "ok", "".join(out)
+                return "timeout" if status == "interrupted" else status or "ok"
 
-    def install(self):
-        status, _ = self.run(KERNEL_HELPER)
-        return status == "ok"
+    def remaining(self):
+        return float("inf") if self.deadline is None else self.deadline - time.monotonic()
 
-    def kind_of(self, expr):
-        """'function', 'class', 'value', or None when the name is missing or the kernel is gone."""
-        out_path = os.path.join(self.workdir, f".probe-{secrets.token_hex(8)}-kind.json")
-        status, _ = self.run(f"__nnlab_kind__({expr!r}, {out_path!r})")
+    def answers(self, expr, spec, inputs, limit):
+        """The kernel's reply for ``expr`` on ``inputs``: a dict (see nnlab.feedback._reply).
+
+        Raises StudentCodeError (with ``flag``) when it is too slow, too large or unreadable.
+        """
+        timeout = min(self.call_timeout, self.remaining())
+        if timeout <= 0:
+            raise StudentCodeError("too slow: the notebook's time budget was used up before "
+                                   "this check", flag="too slow")
+        request = base64.b64encode(pickle.dumps((expr, spec, inputs), protocol=4)).decode()
+        # Unpredictable names: the kernel cannot plant a link where the grader will read.
+        reply = os.path.join(self.replydir, f"{secrets.token_hex(12)}.json")
+        status = self.run(f"import nnlab.feedback\nnnlab.feedback._reply({request!r}, {reply!r})",
+                          timeout)
         try:
-            kind = json.loads(read_regular(out_path, 4096)).get("kind") if status == "ok" else None
-        except (OSError, ValueError, AttributeError):
-            kind = None
+            if status == "timeout":
+                raise StudentCodeError(f"too slow: the check's {len(inputs)} cases took more than "
+                                       f"{timeout:.3g} s", flag="too slow")
+            if status == "dead":
+                raise StudentCodeError("the kernel stopped (an exit, a crash, or a memory or "
+                                       "process limit)", flag="limits")
+            try:
+                data = read_regular(reply, limit)
+            except FileNotFoundError:
+                raise StudentCodeError("returned nothing the grader could read") from None
+            except ValueError:
+                raise StudentCodeError(f"returned more data than its answer needs (over {limit} "
+                                       "bytes) or an unreadable reply") from None
+            try:
+                payload = json.loads(data)
+            except (ValueError, RecursionError):
+                raise StudentCodeError("returned a reply the grader could not read") from None
         finally:
             with contextlib.suppress(OSError):
-                os.remove(out_path)
-        return kind if kind in ("function", "class", "value") else None
+                os.remove(reply)
+        if not isinstance(payload, dict):
+            raise StudentCodeError("returned a reply the grader could not read")
+        return payload
 
-    def prefetch(self, expr, calls, exercise_id=None):
-        """Evaluate many calls in one round trip; :meth:`call` then answers them from memory."""
-        blobs = [dumps_args((tuple(args), {})) for args in calls]
-        token = secrets.token_hex(8)
-        in_path = os.path.join(self.workdir, f".probe-{token}-in.pkl")
-        out_path = os.path.join(self.workdir, f".probe-{token}-out.json")
-        write_new(in_path, pickle.dumps(blobs, protocol=4))
-        try:
-            status, _ = self.run(f"__nnlab_probe_many__({expr!r}, {in_path!r}, {out_path!r}, "
-                                 f"{exercise_id!r})", timeout=self.call_timeout * max(1, len(blobs)))
-            if status != "ok":
-                return  # the calls are made one by one instead, each with its own limit
-            payloads = json.loads(read_regular(out_path, MAX_RESULT_BYTES))
-        except (OSError, ValueError):
-            return
-        finally:
-            for path in (in_path, out_path):
-                with contextlib.suppress(OSError):
-                    os.remove(path)
-        if isinstance(payloads, list) and len(payloads) == len(blobs):
-            for blob, payload in zip(blobs, payloads):
-                self._prefetched.setdefault((expr, exercise_id, blob), []).append(payload)
 
-    def call(self, expr, args, kwargs, exercise_id=None):
-        """Evaluate ``expr(*args, **kwargs)`` in the kernel (or, with ``exercise_id``, the exercise's
-        own way of running a student class on ``args``); return the decoded value."""
-        self.calls += 1
-        blob = dumps_args((args, kwargs))
-        waiting = self._prefetched.get((expr, exercise_id, blob))
-        if waiting:
-            return self._decode_payload(waiting.pop(0))
-        # Unpredictable names: the kernel cannot plant a link where the grader will write.
-        token = secrets.token_hex(8)
-        in_path = os.path.join(self.workdir, f".probe-{token}-in.pkl")
-        out_path = os.path.join(self.workdir, f".probe-{token}-out.json")
-        write_new(in_path, blob)
-        try:
-            status, _ = self.run(f"__nnlab_probe__({expr!r}, {in_path!r}, {out_path!r}, {exercise_id!r})")
-            if status == "timeout":
-                raise StudentCodeError(f"did not return within {self.call_timeout:g} s")
-            if status == "dead":
-                raise StudentCodeError("stopped the kernel")
-            try:
-                payload = json.loads(read_regular(out_path, MAX_RESULT_BYTES))
-            except (OSError, ValueError):
-                raise StudentCodeError("returned nothing the grader could read") from None
-        finally:
-            for path in (in_path, out_path):
-                with contextlib.suppress(OSError):
-                    os.remove(path)
-        return self._decode_payload(payload)
+class StudentCodeError(Exception):
+    """The student's code failed the grader's call: too slow, too large, unreadable, dead."""
 
-    def _decode_payload(self, payload):
-        if not isinstance(payload, dict) or "ok" not in payload:
-            raise StudentCodeError("returned nothing the grader could read")
-        if not payload["ok"]:
-            raise _as_exception(str(payload.get("type")), str(payload.get("error"))[:4000])
+    def __init__(self, message, flag=None):
+        super().__init__(message)
+        self.flag = flag
+
+
+def reply_limit(cases):
+    """Bytes a reply may have: room for every expected value, several times over."""
+    values = sum(int(np.size(v)) for answer in cases.expected for v in answer.values())
+    return 65536 + 64 * values
+
+
+def _decoded_answers(payload, spec, count):
+    """[{output key: value}] from the kernel's reply, or raise StudentCodeError."""
+    answers = payload.get("answers")
+    keys = {out.key for out in spec.outputs}
+    if not isinstance(answers, list) or len(answers) != count:
+        raise StudentCodeError("returned a reply the grader could not read")
+    decoded = []
+    for answer in answers:
         try:
-            return decode(payload["value"])
-        except (ValueError, TypeError) as exc:
+            value = decode(answer)
+        except (ValueError, TypeError, RecursionError) as exc:
             raise StudentCodeError(f"returned a value the grader could not read ({exc})") from None
-
-
-def _as_exception(type_name, message):
-    """The kernel's exception, rebuilt as plain data: builtin types keep their type (so the
-    check words it as in the student's hint), anything else becomes StudentCodeError."""
-    if type_name == "_Feedback":
-        from nnlab import feedback
-        return feedback._Feedback(message)
-    builtin = getattr(builtins, type_name, None)
-    if isinstance(builtin, type) and issubclass(builtin, Exception) and builtin.__module__ == "builtins":
-        try:
-            return builtin(message)
-        except Exception:
-            pass
-    return StudentCodeError(f"{type_name}: {message}")
-
-
-class RemoteFunction:
-    """Stands for the student's object in the grader: calls go to the kernel, values come back."""
-
-    def __init__(self, session, expr, exercise_id=None):
-        self._session = session
-        self._expr = expr
-        self._exercise_id = exercise_id
-        self.__name__ = self.__qualname__ = expr
-
-    def __call__(self, *args, **kwargs):
-        return self._session.call(self._expr, args, kwargs, self._exercise_id)
-
-    def __repr__(self):
-        return f"<student's {self._expr}>"
+        if not isinstance(value, dict) or set(value) != keys:
+            raise StudentCodeError("returned a reply the grader could not read")
+        decoded.append(value)
+    return decoded
 
 
 # --- the verdict ------------------------------------------------------------------------------
@@ -432,98 +287,80 @@ def secret_seed(secret, *parts):
     return int.from_bytes(digest[:4], "big") % (2**31 - 1)
 
 
-@contextlib.contextmanager
-def _remote_class_exercise(exercise_id):
-    """For a class exercise, let the grader's check call the kernel's run of the class."""
-    from nnlab import feedback
-    original = feedback.EXERCISES[exercise_id]
-
-    def run(obj, inputs):
-        # The student's class runs in the kernel; the known-wrong classes run here.
-        return obj(*inputs) if isinstance(obj, RemoteFunction) else original.run(obj, inputs)
-
-    feedback.EXERCISES[exercise_id] = dataclasses.replace(original, run=run, kind="function")
-    try:
-        yield
-    finally:
-        feedback.EXERCISES[exercise_id] = original
-
-
-def _run_check(check, function, seed=None):
-    """Run nnlab.feedback.check_exercise in the grader; return (passed, message)."""
-    from nnlab.feedback import check_exercise
-    args, kwargs = list(check.args), dict(check.kwargs)
-    if seed is not None:
-        if args:
-            args[0] = seed
-        else:
-            kwargs["seed"] = seed
-    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings(), \
-            np.errstate(all="ignore"):
-        warnings.simplefilter("ignore")
-        try:
-            check_exercise(check.exercise_id, function, *args, **kwargs)
-        except AssertionError as exc:
-            return False, str(exc) or "the check failed"
-        except Exception as exc:
-            return False, f"{type(exc).__name__}: {exc}"
-    return True, ""
-
-
-def _planned_inputs(exercise, check, seed=None):
-    """The inputs check_exercise will draw (same seeded generator), to send them in one batch.
-    Only an optimisation: calls that differ are made one by one."""
-    params = dict(zip(("seed", "cases"), check.args))
+def _check_params(check):
+    """(seed, cases) of a check_exercise call read from a test cell."""
+    params = {"seed": 0, "cases": 5}
+    params.update(dict(zip(("seed", "cases"), check.args)))
     params.update(check.kwargs)
-    if seed is not None:
-        params["seed"] = seed
+    unknown = set(params) - {"seed", "cases"}
+    if unknown or len(check.args) > 2:
+        raise Unverifiable(f"check_exercise call with unknown options {sorted(unknown)}")
     try:
-        rng = np.random.default_rng(params.get("seed", 0))
-        return [exercise.make_inputs(rng, k) for k in range(int(params.get("cases", 5)))]
-    except Exception:
-        return []
+        return int(params["seed"]), int(params["cases"])
+    except (TypeError, ValueError):
+        raise Unverifiable("check_exercise call with a non-integer seed or count") from None
+
+
+def check_once(session, check, seed, cases):
+    """One check_exercise call judged in the grader: (passed, message, mistake, flags)."""
+    from nnlab import exercises
+    from nnlab.feedback import judge
+
+    data = exercises.build_cases(check.exercise_id, seed, cases)
+    spec = data.spec
+    name = f"✗ {spec.id}"
+    try:
+        payload = session.answers(check.expr, spec, data.inputs, reply_limit(data))
+        kind = payload.get("kind")
+        if kind == "missing":
+            return False, (f"{name}: name '{check.expr}' is not defined (run the cell that "
+                           "defines it)."), None, []
+        if kind != spec.kind:
+            return False, (f"{name}: {check.expr} is a {kind}; pass your {spec.kind} "
+                           f"{spec.signature} itself."), None, []
+        if "feedback" in payload:
+            withheld = payload.get("withheld")
+            flags = ["reference"] if withheld else []
+            return False, f"{name}: {str(payload['feedback'])[:2000]}", None, flags
+        answers = _decoded_answers(payload, spec, len(data.inputs))
+    except StudentCodeError as exc:
+        return False, f"{name}: your {spec.kind} {exc}", None, [exc.flag] if exc.flag else []
+    passed, message, mistake = judge(data, answers, unpacked=True)
+    return passed, (f"{name}: {message}" if not passed else ""), mistake, []
 
 
 def verdict_for_cell(session, source, seed=None):
     """Grader-side verdict of one test cell.
 
+    Every check_exercise call of the master's cell is judged on its own cases and, with a
+    ``seed`` derived from the course secret, on cases the published seeds do not give.
     Returns a dict: ``verified`` (False: the grader could not replay the cell and the kernel's
     result decides), ``passed``, ``message`` (the first failure, in the check's own words),
-    ``reason`` (why unverified).
+    ``reason`` (why unverified), ``exercise``, ``mistake`` (the known mistake named),
+    ``flags`` and ``seconds``.
     """
-    from nnlab.feedback import EXERCISES
+    from nnlab import exercises
+    started = time.perf_counter()
+    result = {"verified": True, "passed": True, "message": "", "reason": "", "exercise": "",
+              "mistake": None, "flags": []}
     try:
         checks = find_checks(source)
-    except Unverifiable as exc:
-        return {"verified": False, "passed": None, "message": "", "reason": str(exc)}
-    if not checks:
-        return {"verified": False, "passed": None, "message": "", "reason": "no check_exercise call"}
-
-    def failed(message):
-        return {"verified": True, "passed": False, "message": message, "reason": ""}
-
-    try:
+        if not checks:
+            raise Unverifiable("no check_exercise call")
         for check in checks:
-            exercise = EXERCISES.get(check.exercise_id)
-            if exercise is None:
-                return failed(f"unknown exercise id {check.exercise_id!r}")
-            kind = session.kind_of(check.expr)
-            if kind is None:
-                return failed(f"✗ {check.exercise_id}: name '{check.expr}' is not defined "
-                              "(run the cell that defines it), or the kernel stopped.")
-            is_class = exercise.kind == "class"
-            if kind != ("class" if is_class else "function"):
-                return failed(f"✗ {check.exercise_id}: {check.expr} is a {kind}; "
-                              f"pass your {exercise.kind} {exercise.signature} itself.")
-            function = RemoteFunction(session, check.expr, check.exercise_id if is_class else None)
-            for s in ([None] if seed is None else [None, seed]):
-                planned = _planned_inputs(exercise, check, s)
-                if planned:
-                    session.prefetch(check.expr, planned, check.exercise_id if is_class else None)
-                with (_remote_class_exercise(check.exercise_id) if is_class else contextlib.nullcontext()):
-                    passed, message = _run_check(check, function, s)
+            result["exercise"] = result["exercise"] or check.exercise_id
+            if check.exercise_id not in exercises.EXERCISES:
+                result.update(passed=False, message=f"unknown exercise id {check.exercise_id!r}")
+                break
+            cell_seed, cases = _check_params(check)
+            for s in ([cell_seed] if seed is None else [cell_seed, seed]):
+                passed, message, mistake, flags = check_once(session, check, s, cases)
                 if not passed:
-                    return failed(message)
+                    result.update(passed=False, message=message, mistake=mistake, flags=flags)
+                    break
+            if not result["passed"]:
+                break
     except Unverifiable as exc:
-        return {"verified": False, "passed": None, "message": "", "reason": str(exc)}
-    return {"verified": True, "passed": True, "message": "", "reason": ""}
+        result.update(verified=False, passed=None, reason=str(exc))
+    result["seconds"] = round(time.perf_counter() - started, 3)
+    return result
