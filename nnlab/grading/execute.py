@@ -33,7 +33,7 @@ from nbgrader.preprocessors import Execute
 from traitlets import Bool, Enum, Float, Integer, Unicode
 
 from . import events, probe
-from .sandbox import Sandbox, SandboxedKernelManager, SandboxUnavailable
+from .sandbox import Sandbox, SandboxedKernelManager, SandboxUnavailable, release_workdir
 
 _AVAILABILITY = {}
 
@@ -73,7 +73,7 @@ class _WarmKernel:
         try:
             run_sync(km.start_kernel)(extra_arguments=list(extra_arguments))
         except Exception:
-            shutil.rmtree(private, ignore_errors=True)
+            release_workdir(private)
             return
         cls.slot = (key, private, workdir, km)
 
@@ -96,7 +96,7 @@ class _WarmKernel:
             cls.slot = None
         with contextlib.suppress(Exception):
             run_sync(slot[3].shutdown_kernel)(now=True)
-        shutil.rmtree(slot[1], ignore_errors=True)
+        release_workdir(slot[1])
 
 
 atexit.register(_WarmKernel.discard)
@@ -200,6 +200,9 @@ class SandboxedExecute(Execute):
         if not sandboxed:
             self.log.warning("UNSANDBOXED execution of %s: %s", "/".join(self._who), why)
             self._note(f"executed WITHOUT the sandbox ({why})", kind="unsandboxed")
+        for problem in sandbox.limit_problems():
+            self.log.warning("limit not applied to %s: %s", "/".join(self._who), problem)
+            self._note(f"limit not applied: {problem}", kind="limits")
         self._sandbox, self._sandboxed = sandbox, sandboxed
         warm_key = json.dumps([sandboxed, sandbox.command(["python"], "/w", rw=["/c"]), self.extra_arguments])
         warm = _WarmKernel.take(warm_key) if self.prestart else None
@@ -213,11 +216,13 @@ class SandboxedExecute(Execute):
         try:
             path = resources.get("metadata", {}).get("path") or ""
             stage_files([path, self.extra_source_dir], self._workdir)
+            if sandboxed:  # the kernel's uid owns what it may write
+                sandbox.hand_over(self._workdir)
             if self.prestart:
                 _WarmKernel.start(warm_key, sandbox, sandboxed, self._kernel_arguments())
             verdicts = self._execute(nb, resources)
         finally:
-            shutil.rmtree(self._private, ignore_errors=True)
+            release_workdir(self._private)
         resources["nnlab"] = {"verdicts": verdicts, "notes": self._notes, "sandboxed": sandboxed}
         if self.store_handoff and handoff:
             self._leave_handoff(nb, resources, handoff)
