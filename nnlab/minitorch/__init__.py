@@ -1,4 +1,4 @@
-"""minitorch: a small reverse-mode autodiff engine on numpy, spelled like PyTorch.
+"""minitorch: a small reverse-mode autodiff engine on numpy that behaves like a subset of PyTorch.
 
     import nnlab.minitorch as torch
     w = torch.tensor([[1.0, 2.0]], requires_grad=True)   # (1, 2)
@@ -6,22 +6,83 @@
     loss = (w @ x).pow(2).sum()
     loss.backward()                                       # w.grad: (1, 2), shaped like w
 
-Modules, in reading order: tensor.py (the Tensor and backward), ops.py
-(sin, exp, log, relu, tanh, sigmoid, log_softmax), autograd.py (custom Functions),
-creation.py (tensor, zeros, ..., dtypes, device).
+Where it implements something, it behaves as PyTorch does (values, shapes, dtypes, the errors it
+raises); where it does not, it raises NotImplementedError or AttributeError naming the feature.
+
+Modules, in reading order: engine.py (the autodiff core: Tensor, the graph, backward,
+add/mul/pow/matmul/sum), then the PyTorch-compatibility layer: dtypes.py (dtypes and
+promotion), errors.py (PyTorch's guards and messages), grad_mode.py (no_grad), ops.py (the
+other operations), tensor_api.py (the rest of the Tensor API), creation.py (tensor, zeros,
+randn, ...), autograd.py (custom Functions, autograd.grad).
 """
-from . import autograd
-from .creation import bool_, device, float32, float64, full, int64, linspace, ones, tensor, zeros
-from .ops import exp, log, log_softmax, matmul, relu, sigmoid, sin, tanh
-from .tensor import Tensor, is_grad_enabled, no_grad
+from . import autograd, tensor_api  # noqa: F401  (tensor_api completes the Tensor class)
+from .creation import (Generator, arange, as_tensor, device, empty, empty_like, eye, from_numpy, full, full_like,
+                       linspace, manual_seed, ones, ones_like, rand, rand_like, randint, randn, randn_like, randperm,
+                       seed, tensor, zeros, zeros_like)
+from .dtypes import (bool_, dtype, float16, float32, float64, get_default_dtype, int8, int16, int32, int64,
+                     set_default_dtype, uint8)
+from .engine import Tensor
+from .errors import not_implemented
+from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .ops import (abs, argmax, argmin, cat, clamp, clone, cos, exp, flatten, log, log_softmax, matmul, max, maximum,
+                  mean, min, minimum, mm, permute, relu, reshape, sigmoid, sin, softmax, sqrt, squeeze, stack, t, tanh,
+                  transpose, unsqueeze, where)
+from .tensor_api import Size
 
-float = float32  # as in torch: torch.float is float32
+clip = clamp
+neg = negative = tensor_api.ops.neg
+sub, div = tensor_api.ops.sub, tensor_api.ops.div
+float = float32  # as in PyTorch: torch.float is float32, torch.double float64, torch.long int64
 double = float64
+half = float16
 long = int64
+int = int32
+bool = bool_  # noqa: A001  (PyTorch's name)
 
-__all__ = [
-    "Tensor", "tensor", "full", "zeros", "ones", "linspace",
-    "sin", "exp", "log", "relu", "tanh", "sigmoid", "matmul", "log_softmax",
-    "no_grad", "is_grad_enabled", "autograd", "device",
-    "float", "float32", "float64", "double", "int64", "long", "bool_",
-]
+
+def add(input, other):
+    return tensor_api.ops.tensor_of(input) + other
+
+
+def mul(input, other):
+    return tensor_api.ops.tensor_of(input) * other
+
+
+def pow(input, exponent):
+    return tensor_api.ops.tensor_of(input) ** exponent
+
+
+def sum(input, dim=None, keepdim=False, dtype=None):
+    return input.sum(dim, keepdim, dtype=dtype)
+
+
+def numel(input):
+    return input.numel()
+
+
+def is_tensor(obj):
+    return isinstance(obj, Tensor)
+
+
+def is_floating_point(input):
+    return input.is_floating_point()
+
+
+class cuda:
+    """torch.cuda, as on a machine without a GPU: minitorch computes on the CPU only."""
+
+    @staticmethod
+    def is_available():
+        return False
+
+    @staticmethod
+    def device_count():
+        return 0
+
+
+def __getattr__(name):
+    """A PyTorch name that minitorch leaves out: an AttributeError that says so."""
+    if name.startswith("__"):
+        raise AttributeError(name)
+    raise AttributeError(f"module 'nnlab.minitorch' has no attribute '{name}': torch.{name} is part of PyTorch "
+                         f"that minitorch does not implement (it covers tensors, autograd and a few dozen operations)")

@@ -1,77 +1,430 @@
-"""Elementwise functions and log_softmax, in the same pattern as the Tensor operators:
-compute the output, then a closure that multiplies dL/dout by the local derivative
-f'(x) (identity (4) of the lessons: the Jacobian of an elementwise f is diag(f'(x)))
-and accumulates it into the input's .grad.  Any shape.
+"""The operations beyond the core's add/mul/pow/matmul/sum, in the core's pattern: compute the
+output, and give ``record`` a backward that maps dL/dout to one gradient per input (the engine
+sums each back to its input's shape where broadcasting stretched it). Node names are PyTorch's.
+
+Elementwise functions use identity (4) of the lessons: the Jacobian of an elementwise f is
+diag(f'(x)), so dL/dx = dL/dout * f'(x), shaped like x.
 """
+import builtins
+import collections
+
 import numpy as np
 
-from .tensor import Tensor
+from . import errors
+from .dtypes import as_array, floating, result_type, wrap_number
+from .engine import Tensor, broadcast, make, record
 
 
-def _tensor(x):
-    return x if isinstance(x, Tensor) else Tensor(x)
+def tensor_of(value, like=None):
+    """value as a Tensor; a Python number next to the array `like` takes PyTorch's dtype rule."""
+    if isinstance(value, Tensor):
+        return value
+    return make(wrap_number(value, like) if like is not None and np.ndim(value) == 0 else as_array(value))
 
 
-def sin(input):
-    """sin(x); d/dx = cos(x)."""
-    x = _tensor(input)
-    out = Tensor._result(np.sin(x.data), (x,), "sin")
-    out._backward = lambda: x._accumulate(out.grad.data * np.cos(x.data))
-    return out
+# ----- arithmetic beyond the core -----
+def sub(input, other):
+    other, x, y = input._operands(other)
+
+    def backward(g):                    # g: (shape of x - y)
+        return g, -g
+    return record("SubBackward0", broadcast(np.subtract, x, y), (input, other), backward)
 
 
-def exp(input):
-    """exp(x); d/dx = exp(x), which is the output itself."""
-    x = _tensor(input)
-    out = Tensor._result(np.exp(x.data), (x,), "exp")
-    out._backward = lambda: x._accumulate(out.grad.data * out.data)
-    return out
+def rsub(input, other):                 # other - input, for a number or array on the left
+    other, x, y = input._operands(other)
+    return record("RsubBackward1", broadcast(np.subtract, y, x), (input, other), lambda g: (-g, g))
 
 
-def log(input):
-    """Natural log; d/dx = 1/x."""
-    x = _tensor(input)
-    out = Tensor._result(np.log(x.data), (x,), "log")
-    out._backward = lambda: x._accumulate(out.grad.data / x.data)
-    return out
+def neg(input):
+    return record("NegBackward0", np.negative(input.array), (input,), lambda g: (-g,))
 
 
-def relu(input):
-    """max(x, 0); d/dx = 1 where x > 0, else 0 (0 at the kink, as torch)."""
-    x = _tensor(input)
-    out = Tensor._result(np.maximum(x.data, 0), (x,), "relu")
-    out._backward = lambda: x._accumulate(out.grad.data * (x.data > 0))
-    return out
+def div(input, other):
+    other, x, y = input._operands(other)
+    x, y = floating(x), floating(y)  # true division: int / int is float, as in PyTorch
+    with np.errstate(all="ignore"):
+        out = broadcast(np.divide, x, y)
+
+    def backward(g):                    # g: (shape of out)
+        return g / y, -g * out / y      # d(x/y)/dy = -x / y**2
+    saved = (other, input if other.requires_grad else None)
+    return record("DivBackward0", out, (input, other), backward, saved)
 
 
-def tanh(input):
-    """tanh(x); d/dx = 1 - tanh(x)**2."""
-    x = _tensor(input)
-    out = Tensor._result(np.tanh(x.data), (x,), "tanh")
-    out._backward = lambda: x._accumulate(out.grad.data * (1 - out.data ** 2))
-    return out
+def rdiv(input, other):
+    return div(tensor_of(other, input.array), input)
 
 
-def sigmoid(input):
-    """1 / (1 + exp(-x)), computed as (1 + tanh(x/2)) / 2 so it never overflows; d/dx = s (1 - s)."""
-    x = _tensor(input)
-    out = Tensor._result(0.5 * (1 + np.tanh(0.5 * x.data)), (x,), "sigmoid")
-    out._backward = lambda: x._accumulate(out.grad.data * out.data * (1 - out.data))
+def rpow(input, base):
+    base = tensor_of(base, input.array)
+    out = base ** input
+    if out.grad_fn is not None:
+        out.grad_fn._name = "PowBackward2"
     return out
 
 
 def matmul(input, other):
-    """input @ other (numpy's matmul rules; see Tensor.__matmul__)."""
-    return _tensor(input) @ other
+    """input @ other, numpy's (and PyTorch's) rules."""
+    return tensor_of(input) @ other
+
+
+def mm(input, mat2):
+    """Matrix product of two 2-D tensors: (n, k) @ (k, m) -> (n, m)."""
+    for name, t in (("self", input), ("mat2", mat2)):
+        if tensor_of(t).array.ndim != 2:
+            raise RuntimeError(f"{name} must be a matrix")
+    return input @ mat2
+
+
+# ----- elementwise functions: dL/dx = dL/dout * f'(x) -----
+def _elementwise(name, f, derivative, input, saves_output=False):
+    """f applied to input; derivative(x, out) is f'(x), elementwise."""
+    x = floating(input.array) if name != "AbsBackward0" else input.array
+    with np.errstate(all="ignore"):
+        out = f(x)
+
+    def backward(g):                    # g: (shape of x)
+        return (g * derivative(x, out),)
+    result = record(name, out, (input,), backward, () if saves_output else (input,))
+    if saves_output and result.grad_fn is not None:
+        result.grad_fn.saved = [(result, 0)]
+    return result
+
+
+def exp(input):
+    return _elementwise("ExpBackward0", np.exp, lambda x, out: out, input, saves_output=True)
+
+
+def log(input):
+    return _elementwise("LogBackward0", np.log, lambda x, out: 1 / x, input)
+
+
+def sin(input):
+    return _elementwise("SinBackward0", np.sin, lambda x, out: np.cos(x), input)
+
+
+def cos(input):
+    return _elementwise("CosBackward0", np.cos, lambda x, out: -np.sin(x), input)
+
+
+def tanh(input):
+    return _elementwise("TanhBackward0", np.tanh, lambda x, out: 1 - out ** 2, input, saves_output=True)
+
+
+def sigmoid(input):
+    """1 / (1 + exp(-x)), computed as (1 + tanh(x/2)) / 2 so that it never overflows."""
+    return _elementwise("SigmoidBackward0", lambda x: 0.5 * (1 + np.tanh(0.5 * x)), lambda x, out: out * (1 - out),
+                        input, saves_output=True)
+
+
+def sqrt(input):
+    return _elementwise("SqrtBackward0", np.sqrt, lambda x, out: 0.5 / out, input, saves_output=True)
+
+
+def abs(input):
+    """|x|; d/dx = sign(x), 0 at 0 (as PyTorch)."""
+    return _elementwise("AbsBackward0", np.abs, lambda x, out: np.sign(x), input)
+
+
+def relu(input):
+    """max(x, 0); d/dx = 1 where x > 0, else 0 (0 at the kink, as PyTorch). Keeps integer dtypes."""
+    x = input.array
+    out = np.maximum(x, np.zeros((), x.dtype))
+
+    def backward(g):                    # g: (shape of x)
+        return (g * (out > 0),)
+    result = record("ReluBackward0", out, (input,), backward)
+    if result.grad_fn is not None:
+        result.grad_fn.saved = [(result, 0)]
+    return result
+
+
+def clamp(input, min=None, max=None):
+    """Values below min set to min, above max to max; the gradient flows where nothing was clipped."""
+    if min is None and max is None:
+        raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    x = input.array
+    bounds = [tensor_of(b, x).array for b in (min, max) if b is not None]
+    dtype = np.result_type(*[result_type(x, b) for b in bounds])
+    x = x.astype(dtype, copy=False)
+    low = None if min is None else tensor_of(min, x).array.astype(dtype, copy=False)
+    high = None if max is None else tensor_of(max, x).array.astype(dtype, copy=False)
+    out = np.clip(x, low, high)
+    inside = (True if low is None else x >= low) & (True if high is None else x <= high)
+
+    def backward(g):                    # g: (shape of x)
+        return (g * inside,)
+    return record("ClampBackward1", np.asarray(out), (input,), backward, (input,))
+
+
+def clamp_min(input, min):
+    return clamp(input, min=min)
+
+
+def maximum(input, other):
+    """Elementwise max; where the two are equal, each gets half of the gradient (as PyTorch)."""
+    other, x, y = input._operands(other)
+
+    def backward(g):                    # g: (shape of out)
+        return g * ((x > y) + 0.5 * (x == y)), g * ((y > x) + 0.5 * (x == y))
+    return record("MaximumBackward0", broadcast(np.maximum, x, y), (input, other), backward, (input, other))
+
+
+def minimum(input, other):
+    other, x, y = input._operands(other)
+
+    def backward(g):                    # g: (shape of out)
+        return g * ((x < y) + 0.5 * (x == y)), g * ((y < x) + 0.5 * (x == y))
+    return record("MinimumBackward0", broadcast(np.minimum, x, y), (input, other), backward, (input, other))
+
+
+def where(condition, input, other):
+    """input where condition is True, other elsewhere (broadcast together)."""
+    if not isinstance(condition, Tensor) or condition.array.dtype != np.bool_:
+        raise RuntimeError("where expected condition to be a boolean tensor")
+    if not isinstance(input, Tensor):
+        if not isinstance(other, Tensor):
+            raise errors.not_implemented("torch.where with two Python numbers", "make one of them a tensor")
+        return where(~condition, other, input)
+    other, x, y = input._operands(other)
+    c = condition.array
+
+    def backward(g):                    # g: (broadcast shape of condition, x, y)
+        return np.where(c, g, 0), np.where(c, 0, g)
+    return record("WhereBackward0", np.where(c, x, y), (input, other), backward, (condition,))
+
+
+# ----- reductions -----
+def _axis(dim):
+    return tuple(dim) if isinstance(dim, (list, tuple)) else dim
+
+
+def mean(input, dim=None, keepdim=False, dtype=None):
+    """Average over dim (None: everything); only for floating-point tensors, as in PyTorch."""
+    x = input.array if dtype is None else input.array.astype(as_array(0, dtype).dtype)
+    errors.check_mean_dtype(x)
+    axis = _axis(dim)
+    out = np.asarray(np.mean(x, axis=axis, keepdims=keepdim), dtype=x.dtype)
+    count = x.size // builtins.max(out.size, 1)
+
+    def backward(g):                    # g: (shape of out)
+        g = np.expand_dims(g, axis) if axis is not None and not keepdim else g
+        return (np.broadcast_to(g / count, x.shape),)
+    return record("MeanBackward0" if dim is None else "MeanBackward1", out, (input,), backward)
+
+
+max_return = collections.namedtuple("max", ["values", "indices"])
+min_return = collections.namedtuple("min", ["values", "indices"])
+
+
+def _extreme(input, dim, keepdim, other, pick, pick_arg, name, pair, returns):
+    if isinstance(dim, Tensor):
+        return pair(input, dim)
+    if other is not None:
+        return pair(input, other)
+    x = input.array
+    if x.size == 0:
+        raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0.")
+    if dim is None:
+        out = pick(x)
+
+        def backward(g):                # g: () -> spread evenly over the entries equal to the extreme
+            hits = x == out
+            return (g * hits / hits.sum(),)
+        return record(f"{name.capitalize()}Backward1", np.asarray(out), (input,), backward, (input,))
+    index = np.expand_dims(pick_arg(x, axis=dim), dim)
+    values = np.take_along_axis(x, index, axis=dim)
+
+    def backward(g):                    # g: (shape of values) -> to the picked index along dim
+        grad = np.zeros(x.shape, dtype=g.dtype)
+        np.put_along_axis(grad, index, g if keepdim else np.expand_dims(g, dim), axis=dim)
+        return (grad,)
+    out = record(f"{name.capitalize()}Backward0", values if keepdim else np.squeeze(values, dim), (input,), backward)
+    return returns(out, make(index if keepdim else np.squeeze(index, dim)))
+
+
+def max(input, dim=None, keepdim=False, *, other=None):
+    """max(): the largest entry; max(dim): (values, indices) along dim; max(a, b): elementwise maximum."""
+    return _extreme(input, dim, keepdim, other, np.max, np.argmax, "max", maximum, max_return)
+
+
+def min(input, dim=None, keepdim=False, *, other=None):
+    return _extreme(input, dim, keepdim, other, np.min, np.argmin, "min", minimum, min_return)
+
+
+def argmax(input, dim=None, keepdim=False):
+    out = np.argmax(input.array, axis=dim, keepdims=keepdim) if dim is not None else np.argmax(input.array)
+    return make(np.asarray(out, dtype=np.int64))
+
+
+def argmin(input, dim=None, keepdim=False):
+    out = np.argmin(input.array, axis=dim, keepdims=keepdim) if dim is not None else np.argmin(input.array)
+    return make(np.asarray(out, dtype=np.int64))
 
 
 def log_softmax(input, dim):
-    """log softmax along dim: x - log(sum(exp(x), dim)).
+    """x - log(sum(exp(x), dim)), computed after subtracting the max (so +-1e4 stays finite);
+    dL/dx = g - softmax(x) * sum(g, dim)."""
+    x = floating(input.array)
+    shifted = x - np.max(x, axis=dim, keepdims=True)
+    out = shifted - np.log(np.sum(np.exp(shifted), axis=dim, keepdims=True))
 
-    Built from sum/exp/log, so its gradient comes from theirs. Subtracting the
-    max first (a constant, so no gradient flows through it) keeps exp from
-    overflowing; logits of +-1e4 stay finite.
-    """
-    x = _tensor(input)
-    shifted = x - Tensor(np.max(x.data, axis=dim, keepdims=True))
-    return shifted - log(exp(shifted).sum(dim=dim, keepdim=True))
+    def backward(g):                    # g: (shape of x)
+        return (g - np.exp(out) * np.sum(g, axis=dim, keepdims=True),)
+    return record("LogSoftmaxBackward0", out, (input,), backward)
+
+
+def softmax(input, dim):
+    """exp(x) / sum(exp(x), dim); dL/dx = p * (g - sum(g * p, dim))."""
+    x = floating(input.array)
+    e = np.exp(x - np.max(x, axis=dim, keepdims=True))
+    p = e / np.sum(e, axis=dim, keepdims=True)
+
+    def backward(g):                    # g: (shape of x)
+        return (p * (g - np.sum(g * p, axis=dim, keepdims=True)),)
+    return record("SoftmaxBackward0", p, (input,), backward)
+
+
+# ----- shapes: views share memory (and the in-place counter) with their base -----
+def _view(name, input, array, backward):
+    out = record(name, array, (input,), backward)
+    if np.shares_memory(array, input.array):
+        out._versions, out._base = input._versions, input if input._base is None else input._base
+    return out
+
+
+def _shape(size):
+    return tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) else tuple(size)
+
+
+def reshape(input, *shape):
+    x = input.array
+    try:
+        out = x.reshape(_shape(shape))
+    except ValueError:
+        raise RuntimeError(f"shape '{errors.size(_shape(shape))}' is invalid for input of size {x.size}") from None
+    return _view("ViewBackward0" if np.shares_memory(out, x) else "UnsafeViewBackward0", input, out,
+                 lambda g: (g.reshape(x.shape),))
+
+
+def view(input, *shape):
+    """A new shape for the same memory; like reshape, but refuses when that would need a copy."""
+    out = reshape(input, *shape)
+    if out.array.size and not np.shares_memory(out.array, input.array):
+        raise RuntimeError("view size is not compatible with input tensor's size and stride (at least one dimension "
+                           "spans across two contiguous subspaces). Use .reshape(...) instead.")
+    return out
+
+
+def flatten(input, start_dim=0, end_dim=-1):
+    shape = input.array.shape
+    if not shape:
+        return reshape(input, 1)
+    start, end = start_dim % len(shape), end_dim % len(shape)
+    return reshape(input, shape[:start] + (-1,) + shape[end + 1:])
+
+
+def unsqueeze(input, dim):
+    dim = dim % (input.array.ndim + 1)
+    return _view("UnsqueezeBackward0", input, np.expand_dims(input.array, dim), lambda g: (np.squeeze(g, dim),))
+
+
+def squeeze(input, dim=None):
+    x = input.array
+    axes = tuple(i for i, n in enumerate(x.shape) if n == 1) if dim is None else \
+        tuple(d % builtins.max(x.ndim, 1) for d in (dim if isinstance(dim, tuple) else (dim,)) if x.ndim and x.shape[d] == 1)
+    return _view("SqueezeBackward0", input, np.squeeze(x, axes), lambda g: (g.reshape(x.shape),))
+
+
+def t(input):
+    """Transpose of a matrix (a vector or a scalar is returned as it is)."""
+    if input.array.ndim > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {input.array.ndim}D")
+    return _view("TBackward0", input, input.array.T, lambda g: (g.T,))
+
+
+def transpose(input, dim0, dim1):
+    return _view("TransposeBackward0", input, np.swapaxes(input.array, dim0, dim1),
+                 lambda g: (np.swapaxes(g, dim0, dim1),))
+
+
+def permute(input, *dims):
+    dims = _shape(dims)
+    return _view("PermuteBackward0", input, np.transpose(input.array, dims),
+                 lambda g: (np.transpose(g, np.argsort(dims)),))
+
+
+def expand(input, *sizes):
+    """A broadcast view with the given sizes (-1 keeps a size); the gradient sums back over the copies."""
+    x = input.array
+    sizes = _shape(sizes)
+    shape = tuple(n if s == -1 else s for s, n in zip(sizes, (None,) * (len(sizes) - x.ndim) + x.shape))
+    try:
+        out = np.broadcast_to(x, shape)
+    except ValueError:
+        raise RuntimeError(f"The expanded size of the tensor must match the existing size at a non-singleton "
+                           f"dimension: target sizes {errors.size(sizes)}, tensor sizes {errors.size(x.shape)}") from None
+    return _view("ExpandBackward0", input, out, lambda g: (g,))  # the engine sums g back to x's shape
+
+
+def _numpy_index(index):
+    if isinstance(index, tuple):
+        return tuple(i.array if isinstance(i, Tensor) else i for i in index)
+    return index.array if isinstance(index, Tensor) else index
+
+
+def getitem(input, index):
+    """input[index], numpy's (and PyTorch's) indexing. The gradient goes back to the picked
+    entries, added up where one is picked twice."""
+    index = _numpy_index(index)
+    x = input.array
+    out = x[index]
+    parts = index if isinstance(index, tuple) else (index,)
+    advanced = any(isinstance(i, (list, np.ndarray)) for i in parts)
+    name = "IndexBackward0" if advanced else ("SelectBackward0" if any(isinstance(i, int) for i in parts)
+                                              else "SliceBackward0")
+
+    def backward(g):                    # g: (shape of out) -> (shape of x), zero where nothing was picked
+        grad = np.zeros(x.shape, dtype=g.dtype)
+        np.add.at(grad, index, g)
+        return (grad,)
+    if advanced:  # a copy; PyTorch saves the indices, so a second backward() through it raises
+        return record(name, np.array(out), (input,), backward, (make(np.zeros(())),))
+    if not any(i is Ellipsis for i in parts):
+        out = x[parts + (Ellipsis,)]  # a 0-dim view rather than a numpy scalar when every axis is picked
+    return _view(name, input, out, backward)
+
+
+def cat(tensors, dim=0):
+    tensors = [tensor_of(t) for t in tensors]
+    arrays = [t.array for t in tensors]
+    dtype = arrays[0].dtype
+    for a in arrays[1:]:
+        dtype = result_type(np.empty((1,), dtype), a) if a.ndim else dtype
+    out = np.concatenate([a.astype(dtype, copy=False) for a in arrays], axis=dim)
+    bounds = np.cumsum([a.shape[dim] for a in arrays])[:-1]
+
+    def backward(g):                    # g: (shape of out) -> one slice along dim per input
+        return tuple(np.split(g, bounds, axis=dim))
+    return record("CatBackward0", out, tuple(tensors), backward)
+
+
+def stack(tensors, dim=0):
+    return cat([unsqueeze(tensor_of(t), dim) for t in tensors], dim)
+
+
+# ----- copies and dtype conversions -----
+def clone(input):
+    return record("CloneBackward0", input.array.copy(), (input,), lambda g: (g,))
+
+
+def to_dtype(input, dtype):
+    """A copy in another dtype (the same tensor if it already has it), as tensor.to(dtype)."""
+    target = as_array(0, dtype).dtype
+    if target == input.array.dtype:
+        return input
+    if target.kind != "f":  # an integer or bool copy is outside the graph
+        return make(input.array.astype(target))
+    source = input.array.dtype
+    return record("ToCopyBackward0", input.array.astype(target), (input,), lambda g: (g.astype(source),))
