@@ -19,6 +19,8 @@ c.CourseDirectory.source_directory = "../notebooks"
 c.Autograde.sanitize_preprocessors = nnlab_steps.SANITIZE
 c.Autograde.autograde_preprocessors = nnlab_steps.AUTOGRADE
 c.GenerateFeedback.preprocessors = nnlab_steps.FEEDBACK
+# Feedback pages carry no script: student HTML/Markdown is cleaned, the page stripped of active content.
+c.GenerateFeedback.exporter_class = nnlab_steps.FeedbackHTMLExporter
 
 # A deleted test cell is put back from the master and graded.
 c.OverwriteCells.add_missing_cells = True
@@ -37,3 +39,11 @@ c.SandboxedExecute.max_output_bytes = 2_000_000
 c.Sandbox.memory_mb = 3072
 c.Sandbox.max_processes = 256
 c.Sandbox.cpu_seconds = 900
+
+# Isolation of one submission from the others (applied when the grader runs as root; a limit
+# that cannot be applied on this host is noted for every notebook, see README "Isolation"):
+# each worker's kernels share `cpus` cores (cgroup quota) and run under their own uid; each
+# kernel gets memory_mb and max_processes in total (cgroup) and a disk_mb working directory.
+c.Sandbox.cpus = 1.0
+c.Sandbox.disk_mb = 512
+c.Sandbox.cgroup = "auto"         # "v2", "v1" or "off"; c.Sandbox.cgroup_root = a delegated cgroup
