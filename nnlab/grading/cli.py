@@ -1,7 +1,7 @@
 """The ``nnlab`` command: release, grade, feedback, export (run from the repository root).
 
     nnlab release [ASSIGNMENT ...]
-    nnlab grade [SUBMISSIONS] [-j N] [--assignment A] [--student S] [--unsandboxed]
+    nnlab grade [SUBMISSIONS] [-j N] [--assignment A] [--student S] [--timestamps CSV] [--unsandboxed]
     nnlab feedback [ASSIGNMENT ...] [--student S]
     nnlab export CSV [--assignment A]
 
@@ -92,7 +92,12 @@ def cmd_grade(args):
     released = set(expected)
     if not released:
         raise CommandError("nothing is released yet: run `nnlab release` first")
-    jobs = intake.collect(course, args.submissions, expected, released)
+    general = []
+    jobs = intake.collect(course, args.submissions, expected, released, timestamps=args.timestamps,
+                          general=general)
+    for note in general:
+        print(f"nnlab: warning: {note}", file=sys.stderr)
+        LOG.warning("intake: %s", note)
     if args.assignment:
         jobs = [j for j in jobs if j.assignment in args.assignment]
     if args.student:
@@ -163,6 +168,9 @@ def build_parser():
     p.add_argument("-j", "--jobs", type=int, default=1, help="parallel worker processes (default 1)")
     p.add_argument("--assignment", action="append", help="grade only this assignment (repeatable)")
     p.add_argument("--student", action="append", help="grade only this student (repeatable)")
+    p.add_argument("--timestamps", metavar="CSV",
+                   help="submission times exported from the LMS (columns student_id,timestamp); "
+                   "default: the time of collection")
     p.add_argument("--unsandboxed", action="store_true",
                    help="run student code without bubblewrap (only if it is unavailable; logged)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -1,8 +1,16 @@
-"""The grade sheet: one row per student and assignment, with the reason when it is not a plain grade."""
+"""The grade sheet: one row per student and assignment, with the reason when it is not a plain grade.
+
+Student ids, assignment names and reasons (which quote file names) come from what students
+hand in, so every such cell is made safe to open in a spreadsheet (OWASP's CSV-injection
+advice): a cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a
+leading ``'``, line breaks and tabs inside a cell become spaces, and a formula character that
+follows a separator or a quote inside a cell is escaped the same way.
+"""
 
 import csv
 import json
 import os
+import re
 
 from nbgrader.api import Gradebook
 
@@ -10,6 +18,19 @@ from .events import STATE_DIR
 
 STATUS_FILE = "status.json"
 COLUMNS = ["student_id", "assignment", "score", "max_score", "status", "reason"]
+#: The columns whose text a student controls.
+STUDENT_TEXT = ("student_id", "assignment", "reason")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_EMBEDDED = re.compile(r"""([,;|"'])(\s*)([=+\-@])""")
+
+
+def spreadsheet_safe(text):
+    """``text`` as a cell no spreadsheet reads as a formula (OWASP CSV-injection escaping)."""
+    text = str(text)
+    lead = "'" if text.startswith(FORMULA_START) or text.lstrip().startswith(FORMULA_START) else ""
+    text = re.sub(r"[\t\r\n]+", " ", text)
+    text = _EMBEDDED.sub(r"\1\2'\3", text)
+    return lead + text
 
 
 def status_path(root):
@@ -54,12 +75,13 @@ def rows(course, assignments=None):
                     student = submission.student.id
                     entry = status.get(f"{student}/{assignment.name}", {})
                     penalty = submission.late_submission_penalty or 0
+                    failed = entry.get("status") == "failed"
                     reason = "; ".join([entry.get("reason", "")] + [
                         n for n in entry.get("notes", []) if n not in entry.get("reason", "")]).strip("; ")
                     if penalty:
                         reason = "; ".join(filter(None, [reason, f"late penalty {_fmt(penalty)}"]))
                     out.append({"student_id": student, "assignment": assignment.name,
-                                "score": _fmt(submission.score - penalty),
+                                "score": "0" if failed else _fmt(submission.score - penalty),
                                 "max_score": _fmt(assignment.max_score),
                                 "status": entry.get("status", "graded"), "reason": reason})
                     seen.add((student, assignment.name))
@@ -79,7 +101,8 @@ def write_csv(course, path, assignments=None):
     with open(path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=COLUMNS)
         writer.writeheader()
-        writer.writerows(data)
+        writer.writerows({k: spreadsheet_safe(v) if k in STUDENT_TEXT else v for k, v in r.items()}
+                         for r in data)
     return data
 
 

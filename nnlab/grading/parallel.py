@@ -28,7 +28,7 @@ import shutil
 import time
 
 import nbformat
-from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.api import Gradebook
 
 from . import events
 from .course import Course
@@ -51,7 +51,11 @@ def expected_notebooks(course):
 
 
 def record_zero(course, student, assignment):
-    """A submission with nothing gradable: every graded cell scores 0 (nbgrader's missing-file rule)."""
+    """Every graded cell of the submission scores 0 (nbgrader's missing-file rule).
+
+    Used for a submission with nothing gradable, and after a grading that failed, so that the
+    gradebook never keeps the score of an earlier grading of a different hand-in.
+    """
     with Gradebook(course.coursedir.db_url) as gb:
         gb.update_or_create_student(student)
         submission = gb.update_or_create_submission(assignment, student)
@@ -64,14 +68,47 @@ def record_zero(course, student, assignment):
     shutil.rmtree(stale, ignore_errors=True)
 
 
+GENERIC = ("There was an error processing", "Please see the", "Removing failed")
+
+
+def _exception_lines(text):
+    """The closing line of each traceback in ``text`` (``KeyError: 'grade_id'``, say).
+
+    Works on plain tracebacks and on nbgrader's captured log, which indents every
+    continuation line: the exception is the first line indented less than the ``File`` lines.
+    """
+    found, inside, frame_indent = [], False, None
+    for line in text.splitlines():
+        indent = len(line) - len(line.lstrip())
+        if "Traceback (most recent call last):" in line:
+            inside, frame_indent = True, None
+        elif inside and line.strip():
+            if frame_indent is None and line.lstrip().startswith("File "):
+                frame_indent = indent
+            elif frame_indent is not None and indent < frame_indent:
+                inside = False
+                if not line.strip().startswith(("During handling", "The above exception")):
+                    found.append(line.strip())
+    return found
+
+
 def _reason(result):
-    """One line from nbgrader's captured log explaining a failed autograde."""
-    generic = ("There was an error processing", "Please see the", "Removing failed")
-    for line in reversed((result.get("log") or "").splitlines()):
-        if line.startswith("[ERROR]") and not any(g in line for g in generic):
-            return line[len("[ERROR]"):].strip()[:300]
-    error = (result.get("error") or "").strip().splitlines()
-    return error[-1][:300] if error else "autograde failed (see .grading/grade.log)"
+    """One line, in plain words, explaining a failed autograde (never a bare traceback header)."""
+    log, error = result.get("log") or "", result.get("error") or ""
+    candidates = _exception_lines(log) + _exception_lines(error)
+    candidates = [c for c in candidates if not any(g in c for g in GENERIC)]
+    if candidates:
+        line = candidates[0]
+        name, _, message = line.partition(": ")
+        if name.rsplit(".", 1)[-1] in ("NbGraderException",) and not message:
+            line = ""
+        if line:
+            return f"the grader stopped on this submission: {line}"[:300]
+    for line in reversed(log.splitlines()):
+        text = line[len("[ERROR]"):].strip() if line.startswith("[ERROR]") else ""
+        if text and not any(g in text for g in GENERIC) and not text.startswith("Traceback"):
+            return f"the grader stopped on this submission: {text}"[:300]
+    return "the grader stopped on this submission (details in .grading/grade.log)"
 
 
 # --- worker side ----------------------------------------------------------------------------------
@@ -148,7 +185,13 @@ class Grader:
         self.log_path = os.path.join(course.state_dir, "grade.log")
 
     def run(self, jobs):
-        """Grade every job; returns {(student, assignment): status dict}. Never stops on one failure."""
+        """Grade every job; returns {(student, assignment): status dict}. Never stops on one failure.
+
+        Each status is saved to ``.grading/status.json`` as soon as it is known, and a
+        submission is marked as interrupted just before nbgrader starts on it: a grader killed
+        mid-batch leaves every recorded grade in place and no half-graded submission that
+        reads as graded. Running ``nnlab grade`` again grades the class again.
+        """
         shutil.rmtree(self.handoff_dir, ignore_errors=True)
         os.makedirs(self.handoff_dir)
         config = self.course.config
@@ -160,15 +203,14 @@ class Grader:
         todo = []
         for job in jobs:
             if job.skip:
-                results[(job.student, job.assignment)] = {"status": "skipped", "reason": job.skip,
-                                                          "notes": list(job.notes)}
+                self._save(results, job, {"status": "skipped", "reason": job.skip, "notes": list(job.notes)})
             else:
                 todo.append(job)
         bar = self._bar(len(todo))
         try:
             if self.workers == 1 or len(todo) <= 1:
                 for job in todo:
-                    results[(job.student, job.assignment)] = self._record(api, job)
+                    self._save(results, job, self._record(api, job))
                     bar.update(1)
             else:
                 self._run_parallel(api, todo, results, bar)
@@ -176,6 +218,11 @@ class Grader:
             bar.close()
             shutil.rmtree(self.handoff_dir, ignore_errors=True)
         return results
+
+    def _save(self, results, job, status):
+        from .export import save_status
+        results[(job.student, job.assignment)] = status
+        save_status(self.course.root, {(job.student, job.assignment): status})
 
     def _run_parallel(self, api, todo, results, bar):
         snapshot = self.course.snapshot_gradebook(os.path.join(self.course.state_dir, "snapshot.db"))
@@ -185,7 +232,7 @@ class Grader:
         args = (self.course.root, snapshot, self.handoff_dir, self.allow_unsandboxed, self.log_path)
         # Jobs with no gradable notebook need no worker.
         for job in [j for j in todo if not j.notebooks]:
-            results[(job.student, job.assignment)] = self._record(api, job)
+            self._save(results, job, self._record(api, job))
             bar.update(1)
         todo = [j for j in todo if j.notebooks]
         with concurrent.futures.ProcessPoolExecutor(self.workers, mp_context=context,
@@ -198,21 +245,25 @@ class Grader:
                 except Exception as exc:
                     # The parent executes this one itself: same result, just not in parallel.
                     self.course.log.warning("worker failed on %s/%s: %s", job.student, job.assignment, exc)
-                results[(job.student, job.assignment)] = self._record(api, job)
+                self._save(results, job, self._record(api, job))
                 bar.update(1)
         os.remove(snapshot)
 
     def _record(self, api, job):
         """Run nbgrader's autograde for one submission in this process; collect its notes."""
+        from .export import save_status
         path = events.events_path(self.course.root)
         offset = os.path.getsize(path) if os.path.exists(path) else 0
         notes = list(job.notes)
         started = time.perf_counter()
+        save_status(self.course.root, {(job.student, job.assignment): {
+            "status": "failed", "notes": notes,
+            "reason": "grading was interrupted before this submission was recorded; run `nnlab grade` again"}})
         if not job.notebooks:
             try:
                 record_zero(self.course, job.student, job.assignment)
                 status = {"status": "zero", "reason": "; ".join(notes) or "no notebook to grade"}
-            except (MissingEntry, Exception) as exc:
+            except Exception as exc:
                 status = {"status": "failed", "reason": f"could not record a zero: {exc}"}
         else:
             result = api.autograde(job.assignment, job.student, force=True, create=True)
@@ -222,6 +273,13 @@ class Grader:
                 status = {"status": "failed", "reason": _reason(result)}
                 self.course.log.error("autograde failed for %s/%s:\n%s", job.student, job.assignment,
                                       result.get("error", ""))
+                try:  # no score of an earlier grading survives a failed one
+                    record_zero(self.course, job.student, job.assignment)
+                except Exception as exc:
+                    self.course.log.error("could not clear the scores of %s/%s: %s",
+                                          job.student, job.assignment, exc)
+        if job.timestamp:
+            status["timestamp"] = job.timestamp
         status["parent_seconds"] = round(time.perf_counter() - started, 3)
         records, _ = events.read_from(path, offset)
         timings = []
