@@ -200,7 +200,7 @@ class SandboxedExecute(Execute):
         if not sandboxed:
             self.log.warning("UNSANDBOXED execution of %s: %s", "/".join(self._who), why)
             self._note(f"executed WITHOUT the sandbox ({why})", kind="unsandboxed")
-        for problem in sandbox.limit_problems():
+        for problem in sandbox.limit_problems(sandboxed):
             self.log.warning("limit not applied to %s: %s", "/".join(self._who), problem)
             self._note(f"limit not applied: {problem}", kind="limits")
         self._sandbox, self._sandboxed = sandbox, sandboxed

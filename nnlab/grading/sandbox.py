@@ -27,7 +27,6 @@ skipped silently. Every knob is a trait of :class:`Sandbox`, set in
 change.
 """
 
-import atexit
 import contextlib
 import ctypes
 import errno
@@ -217,7 +216,7 @@ def _view(path, writable=False):
     if "view_dir" not in state:
         state["view_dir"] = tempfile.mkdtemp(prefix=f"{_VIEW_PREFIX}{os.getpid()}-")
         os.chmod(state["view_dir"], 0o711)
-        atexit.register(_drop_views, os.getpid())
+        _at_exit(_drop_views, os.getpid())
     target = os.path.join(state["view_dir"], str(len(state["views"])))
     if os.path.isdir(path):
         os.mkdir(target, 0o755)
@@ -260,6 +259,13 @@ def _chown_tree(top, uid):
         walk(fd)
     finally:
         os.close(fd)
+
+
+def _at_exit(function, *args):
+    """Run at the end of this process, pool workers included (they skip atexit hooks), after
+    the kernel started ahead of time is stopped (see :mod:`nnlab.grading.parallel`)."""
+    from multiprocessing.util import Finalize
+    Finalize(None, function, args=args, exitpriority=5)
 
 
 def _write(path, value):
@@ -329,7 +335,7 @@ class Cgroups:
         if not dirs:
             return None, problems
         group = cls(version, dirs, {c: v for c, v in wanted.items() if c in dirs})
-        atexit.register(group.remove, os.getpid())
+        _at_exit(group.remove, os.getpid())
         return group, problems
 
     @staticmethod
@@ -367,8 +373,9 @@ class Cgroups:
         try:
             _enable_v2(parent, usable)
             os.makedirs(group, exist_ok=True)
-            _write(os.path.join(group, "cgroup.subtree_control"),
-                   " ".join("+" + c for c in usable if c != "cpu"))
+            below = " ".join("+" + c for c in usable if c != "cpu")
+            if below:
+                _write(os.path.join(group, "cgroup.subtree_control"), below)
             if "cpu" in usable:
                 period = 100000
                 _write(os.path.join(group, "cpu.max"), f"{max(1000, int(wanted['cpu'] * period))} {period}")
@@ -661,11 +668,14 @@ class Sandbox(Configurable):
         """Whether kernels run under a uid of their worker slot (root grader, bwrap on)."""
         return self.enabled and self.separate_uids and _is_root()
 
-    def limit_problems(self):
-        """One line per limit that cannot be applied on this host (empty when all hold)."""
+    def limit_problems(self, sandboxed=True):
+        """One line per limit that cannot be applied on this host (empty when all hold);
+        ``sandboxed=False``: for kernels run without bwrap (which keep the grader's uid)."""
         problems = list(Cgroups.open(self)[1])
         if _is_root():
-            if not self.separate_uids:
+            if not sandboxed:
+                problems.append("unsandboxed kernels run as root: RLIMIT_NPROC is not enforced for root")
+            elif not self.separate_uids:
                 problems.append("kernels run as root (c.Sandbox.separate_uids = False): RLIMIT_NPROC "
                                 "is not enforced for root")
             if not self.disk_mb:
@@ -850,7 +860,11 @@ class SandboxedKernelManager(AsyncKernelManager):
         else:
             kw["env"] = self.sandbox.unsandboxed_env(self.workdir)
         group = Cgroups.open(self.sandbox)[0]
-        self._cgroup_joins = group.new_kernel() if group else []
+        try:
+            self._cgroup_joins = group.new_kernel() if group else []
+        except OSError as exc:  # the worker's group went away: the rlimits still hold
+            self.log.warning("kernel started without its cgroup: %s", exc)
+            self._cgroup_joins = []
         kw["preexec_fn"] = lambda: self.sandbox.enter(self._cgroup_joins, uid)
         try:
             await super()._async_launch_kernel(kernel_cmd, **kw)
