@@ -1,6 +1,7 @@
-"""Benchmark: the notes' Legendre fit on nnlab.minitorch vs hand-written numpy gradients.
+"""Benchmark: the notes' Legendre fit on nnlab.minitorch vs PyTorch on one CPU thread, and vs
+hand-written numpy gradients.
 
-Both run the same 2000 gradient-descent steps in float32 on
+All run the same 2000 gradient-descent steps in float32 on
 y = a + b * P3(c + d x), P3(z) = (5 z^3 - 3 z) / 2, fitted to sin(x) on 2000 points
 of [-pi, pi]; loss = sum((y_pred - y)^2); learning rate 5e-6.
 The engine's cost is the graph it builds and walks each step; the numpy version
@@ -11,8 +12,10 @@ computes the same chain rule by hand:
     dL/dz = 2 r * b * 1.5 (5 z^2 - 1)
     dL/dc = sum(dL/dz)              dL/dd = sum(dL/dz * x)
 
-Prints both times, their ratio (a report, no target) and checks that both reach
-the same final loss. Run: python bench/bench_minitorch.py
+Prints the times and two ratios: minitorch / torch (one thread; target: at most 2x, printed
+when PyTorch is importable) and minitorch / numpy (a report). The runs are interleaved, best of
+5 each, so that both see the same machine load. Checks that all reach the same final loss.
+Run: python bench/bench_minitorch.py
 """
 import math
 import sys
@@ -72,35 +75,48 @@ def fit_numpy():
     return float(loss), [float(p) for p in (a, b, c, d)]
 
 
-def best_time(fit, repeats=3):
-    """(fastest wall time over repeats in seconds, the fit's result)."""
-    times = []
+def best_times(fits, repeats=5):
+    """{name: (fastest wall time in seconds, the fit's result)}, the fits interleaved repeats times."""
+    best = {}
     for _ in range(repeats):
-        start = time.perf_counter()
-        result = fit()
-        times.append(time.perf_counter() - start)
-    return min(times), result
+        for name, fit in fits.items():
+            start = time.perf_counter()
+            result = fit()
+            seconds = time.perf_counter() - start
+            if name not in best or seconds < best[name][0]:
+                best[name] = (seconds, result)
+    return best
 
 
 def main():
-    rows = [("minitorch", *best_time(fit_minitorch)), ("numpy, hand-written gradients", *best_time(fit_numpy))]
+    fits = {"minitorch": fit_minitorch, "numpy, hand-written gradients": fit_numpy}
     try:
         import torch
     except ImportError:
         torch = None
     if torch is not None:
+        torch.set_num_threads(1)
+
         class TorchP3(torch.autograd.Function):
             forward, backward = LegendrePolynomial3.forward, LegendrePolynomial3.backward
-        rows.append(("torch (installed, for reference)", *best_time(lambda: fit_minitorch(torch, TorchP3))))
+        fits["torch, 1 thread"] = lambda: fit_minitorch(torch, TorchP3)
+    rows = best_times(fits)
 
-    print(f"Legendre fit, {STEPS} steps, {POINTS} points, float32 (best of 3):")
-    for name, seconds, (loss, (a, b, c, d)) in rows:
-        print(f"  {name:34s} {seconds * 1e3:8.1f} ms   final loss {loss:.9g}   b = {b:.9g}, d = {d:.9g}")
-    minitorch_time, numpy_time = rows[0][1], rows[1][1]
-    print(f"ratio minitorch / numpy: {minitorch_time / numpy_time:.1f}x "
+    print(f"Legendre fit, {STEPS} steps, {POINTS} points, float32 (best of 5, interleaved):")
+    for name, (seconds, (loss, (a, b, c, d))) in rows.items():
+        print(f"  {name:30s} {seconds * 1e3:8.1f} ms   final loss {loss:.9g}   b = {b:.9g}, d = {d:.9g}")
+    minitorch_time = rows["minitorch"][0]
+    if torch is not None:
+        torch_time = rows["torch, 1 thread"][0]
+        print(f"ratio minitorch / torch (1 thread): {minitorch_time / torch_time:.2f}x (target: at most 2x; "
+              f"{minitorch_time / STEPS * 1e6:.0f} us vs {torch_time / STEPS * 1e6:.0f} us per step)")
+    else:
+        print("ratio minitorch / torch: not measured (PyTorch is not installed)")
+    numpy_time = rows["numpy, hand-written gradients"][0]
+    print(f"ratio minitorch / numpy: {minitorch_time / numpy_time:.2f}x "
           f"({minitorch_time / STEPS * 1e6:.0f} us vs {numpy_time / STEPS * 1e6:.0f} us per step)")
 
-    losses = [row[2][0] for row in rows]
+    losses = [result[0] for _, result in rows.values()]
     same = all(abs(loss - losses[0]) <= 1e-4 * abs(losses[0]) for loss in losses)
     matches_seed = abs(losses[0] - SEED_FINAL_LOSS) <= 1e-4 * SEED_FINAL_LOSS
     print(f"same final loss (1e-4 relative): {'yes' if same else 'NO'}; "

@@ -105,6 +105,8 @@ def wrap_number(value, like):
     """A Python (or numpy) number as a 0-dim array, with the dtype it takes next to the array `like`
     (PyTorch's "wrapped number" rule: it keeps the tensor's dtype unless its category is higher)."""
     kind = like.dtype.kind
+    if type(value) is builtins.float and kind == "f":  # the common case: 0.5 * x
+        return np.array(value, dtype=like.dtype)
     if isinstance(value, (builtins.bool, np.bool_)):
         return np.array(value, dtype=like.dtype)
     if isinstance(value, (builtins.int, np.integer)):
@@ -126,6 +128,14 @@ def result_type(x, y):
     if (x.ndim == 0) != (y.ndim == 0):
         return y.dtype if x.ndim == 0 else x.dtype
     return np.promote_types(x.dtype, y.dtype)
+
+
+def promote(x, y):
+    """Arrays x and y, both in the dtype of an operation between them (PyTorch's rules)."""
+    if x.dtype == y.dtype:
+        return x, y
+    dtype = result_type(x, y)
+    return x.astype(dtype, copy=False), y.astype(dtype, copy=False)
 
 
 def floating(array):

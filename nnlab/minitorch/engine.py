@@ -1,101 +1,63 @@
 """The autodiff core of minitorch: a numpy array that remembers how it was made.
 
-Read it top to bottom, like micrograd. A Tensor holds its values in ``array`` (numpy). When an
-operation runs while some input requires grad, its output gets a ``grad_fn``: a Node that holds
-the operation's backward, a plain function from dL/dout to (dL/dinput, ...). ``backward()``
-orders the nodes so that each comes before the nodes of its inputs, and walks them, adding up
-the gradients that reach each node; a leaf that requires grad receives its total in ``.grad``.
-
-PyTorch's other rules (dtypes, tensor creation, the errors it raises, the other operations)
-live in the other modules of the package; this file calls them by name.
+Read it top to bottom, like micrograd. A Tensor holds its values in ``array``. An operation on
+tensors that require grad gives its output a ``grad_fn``: a Node holding the operation's backward,
+a plain function from dL/dout to (dL/dinput, ...). ``backward()`` orders the nodes, each before
+the nodes of its inputs, walks them and adds up the gradients; leaves get theirs in ``.grad``.
+PyTorch's other rules (dtypes, errors, guards, more operations) live in the other modules.
 """
 import numpy as np
 
 from . import errors, grad_mode
-from .dtypes import as_array, floating, result_type, wrap_number
+from .dtypes import as_array, promote, wrap_number
+from .errors import broadcast
 
 
 class Node:
-    """A tensor's grad_fn: one recorded operation (PyTorch names it, e.g. MulBackward0)."""
+    """A tensor's grad_fn: one recorded operation, named as PyTorch names it (MulBackward0, ...)."""
 
     def __init__(self, name, backward, inputs, saved=()):
         self._name, self.backward = name, backward
-        # where each input's gradient goes: its own grad_fn, or the leaf itself (if it requires grad)
-        self.next = [t.grad_fn or (t if t.requires_grad else None) for t in inputs]
+        # where each input's gradient goes: its own grad_fn, or the leaf itself if it requires grad
+        self.next = [t.grad_fn or (t if t._requires_grad else None) for t in inputs]
         self.input_shapes = [(t.array.shape, t.array.dtype) for t in inputs]
         self.saved = [(t, t._version) for t in saved if t is not None]  # checked before backward
-        self.freed, self.retained = False, None  # retained: the tensor that asked for retain_grad()
-
-    def name(self):
-        return self._name
-
-    def __repr__(self):
-        return f"<{self._name} object at {hex(id(self))}>"
+        self.freed, self.retained = False, None  # retained: the tensor that called retain_grad()
 
 
 def make(array, grad_fn=None):
-    """A new tensor holding array (no copy); a leaf unless grad_fn is given."""
+    """A tensor holding array (not a copy); a leaf unless grad_fn is given."""
     t = Tensor.__new__(Tensor)
-    if type(array) is not np.ndarray:  # numpy gives scalars for 0-dim results; a tensor holds an array
-        array = np.asarray(array)
-    t.array, t.grad_fn, t._requires_grad, t._grad = array, grad_fn, grad_fn is not None, None
-    t._versions, t._base = [0], None  # in-place changes counted, shared with views
+    t.array = array if type(array) is np.ndarray else np.asarray(array)  # numpy scalars become 0-dim arrays
+    t.grad_fn, t._requires_grad, t._grad = grad_fn, grad_fn is not None, None
+    t._versions, t._base = [0], None  # the in-place change counter, shared with views
     return t
 
 
 def record(name, array, inputs, backward, saved=()):
-    """The output of an operation: with a grad_fn if grad mode is on and an input requires grad."""
-    if grad_mode.enabled and any(t.requires_grad for t in inputs):
+    """An operation's output: with a grad_fn if grad mode is on and some input requires grad."""
+    if grad_mode.enabled and any([t._requires_grad for t in inputs]):
         return make(array, Node(name, backward, inputs, saved))
     return make(array)
 
 
 class Tensor:
-    """An n-dimensional array of one dtype, and its place in the graph (``grad_fn``, ``.grad``)."""
+    """An n-dimensional array of one dtype, and its place in the graph. ``requires_grad`` and
+    ``grad`` are properties over ``_requires_grad`` and ``_grad`` with PyTorch's checks (tensor_api.py)."""
 
-    __array_ufunc__ = None  # numpy defers to the Tensor's reflected operators
-
-    def __init__(self, *data, device=None):
-        """torch.Tensor(data) or torch.Tensor(*sizes): the default float dtype (float32), as in PyTorch."""
-        from .creation import legacy_tensor_array
-        self.__dict__.update(make(legacy_tensor_array(data, device)).__dict__)
-
-    requires_grad = property(lambda self: self._requires_grad)
+    __array_ufunc__ = None  # numpy leaves `number * tensor` to the Tensor
     is_leaf = property(lambda self: self.grad_fn is None, doc="made by you, not by an operation")
-    _version = property(lambda self: self._versions[0])
 
-    @requires_grad.setter
-    def requires_grad(self, flag):
-        errors.check_requires_grad(self, flag)
-        self._requires_grad = bool(flag)
-
-    @property
-    def grad(self):
-        """dL/d(this tensor) after backward(): filled for leaves that require grad (None elsewhere)."""
-        if self.grad_fn is not None and self.grad_fn.retained is not self:
-            errors.warn_non_leaf_grad()
-        return self._grad
-
-    @grad.setter
-    def grad(self, value):
-        self._grad = errors.check_grad_assignment(self, value)
-
-    # ----- operations: the output, and a backward from dL/dout to each input's gradient -----
     def _operands(self, other):
-        """(other as a Tensor, both arrays in the dtype PyTorch's promotion rules give)"""
-        if not isinstance(other, Tensor):
-            other = make(wrap_number(other, self.array))
-        x, y = self.array, other.array
-        if x.dtype != y.dtype:
-            dtype = result_type(x, y)
-            x, y = x.astype(dtype, copy=False), y.astype(dtype, copy=False)
-        return other, x, y
+        """(other as a Tensor, both arrays in the dtype of PyTorch's promotion rules)"""
+        other = other if isinstance(other, Tensor) else make(wrap_number(other, self.array))
+        return (other, *promote(self.array, other.array))
 
     def __add__(self, other):
         other, x, y = self._operands(other)
 
         def backward(g):                # g: (shape of x + y)
-            return g, g                 # the engine sums each back to x's and y's shape
+            return g, g                 # the engine sums each back to its input's shape
         return record("AddBackward0", broadcast(np.add, x, y), (self, other), backward)
 
     def __mul__(self, other):
@@ -111,68 +73,50 @@ class Tensor:
         errors.check_integer_power(x, p)
         out = power(x, p)
 
-        def backward(g):                # g: (shape of out)
-            with np.errstate(all="ignore"):
-                dx = g * p * power(x, p - 1)
-                dp = g * out * np.log(np.where(x == 0, 1, x)) if exponent.requires_grad else None
-            return dx, dp
-        name = "PowBackward1" if isinstance(exponent, Tensor) and exponent.array.ndim else "PowBackward0"
+        def backward(g):                # g: (shape of out); d(x**p)/dx = p x**(p-1), d/dp = x**p log x
+            dp = g * out * np.log(np.where(x == 0, 1, x)) if exponent.requires_grad else None
+            return g * p * power(x, p - 1), dp
+        name = "PowBackward1" if exponent.array.ndim else "PowBackward0"
         return record(name, out, (self, exponent), backward, (self, exponent if exponent.requires_grad else None))
 
     def __matmul__(self, other):
-        """Matrix product: (n, k) @ (k, m) -> (n, m); a 1-D left operand is a row, a 1-D right one a
-        column (dropped from the result); leading axes broadcast (stacks of matrices)."""
+        """(n, k) @ (k, m) -> (n, m); a 1-D operand is a row (left) or column (right); stacks broadcast."""
         other = other if isinstance(other, Tensor) else make(as_array(other))
         a, b = self.array, other.array
         errors.check_matmul(a, b)
         a2, b2 = (a[None, :] if a.ndim == 1 else a), (b[:, None] if b.ndim == 1 else b)
 
-        def backward(g):                # g: (..., n, m), with the 1-D axes dropped
-            g = g.reshape(g.shape[:-1] + (1,) + g.shape[-1:]) if a.ndim == 1 else g
+        def backward(g):                # g: (..., n, m), without the axes of 1-D operands
             g = g[..., None] if b.ndim == 1 else g
+            g = g[..., None, :] if a.ndim == 1 else g
             da = g @ np.swapaxes(b2, -1, -2)   # dL/dA = G B^T: (..., n, k)
             db = np.swapaxes(a2, -1, -2) @ g   # dL/dB = A^T G: (..., k, m)
             return sum_to(da, a2.shape).reshape(a.shape), sum_to(db, b2.shape).reshape(b.shape)
-        name = {(2, 2): "MmBackward0", (2, 1): "MvBackward0", (1, 1): "DotBackward0"}.get((a.ndim, b.ndim), "MatmulBackward0")
+        name = {(2, 2): "MmBackward0", (2, 1): "MvBackward0", (1, 1): "DotBackward0"}.get((a.ndim, b.ndim))
         saved = (other if self.requires_grad else None, self if other.requires_grad else None)
-        return record(name, a @ b, (self, other), backward, saved)
+        return record(name or "MatmulBackward0", a @ b, (self, other), backward, saved)
 
     def sum(self, dim=None, keepdim=False, dtype=None):
-        """Sum over dim (int or tuple; None: everything). Integers and bools sum to int64, as in PyTorch."""
-        x = self.array if dtype is not None or self.array.dtype.kind == "f" else self.array.astype(np.int64)
+        """Sum over dim (int or tuple; None: all). Integers and bools sum to int64, as in PyTorch."""
+        x = self.array if self.array.dtype.kind == "f" else self.array.astype(np.int64)
         axis = tuple(dim) if isinstance(dim, (list, tuple)) else dim
         out = np.sum(x, axis=axis, keepdims=keepdim, dtype=None if dtype is None else as_array(0, dtype).dtype)
 
         def backward(g):                # g: (shape of x, without the summed axes unless keepdim)
-            if axis is not None and not keepdim:
-                g = np.expand_dims(g, axis)
-            return (np.broadcast_to(g, x.shape),)
-        return record("SumBackward0" if dim is None else "SumBackward1", np.asarray(out), (self,), backward)
+            return (np.broadcast_to(g if axis is None or keepdim else np.expand_dims(g, axis), x.shape),)
+        return record("SumBackward0" if dim is None else "SumBackward1", out, (self,), backward)
 
-    # ----- backpropagation -----
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
-        """Add d(self)/d(leaf) into leaf.grad for every leaf that requires grad (gradient: dL/dself,
-        shaped like self; optional for a one-element self). Frees the graph unless retain_graph."""
-        if inputs is not None:
-            raise errors.not_implemented("backward(inputs=...)", "use torch.autograd.grad")
-        run_backward([self], [errors.root_gradient(self, gradient, create_graph)], bool(retain_graph), True)
-
-
-def broadcast(ufunc, x, y):
-    """ufunc(x, y), with PyTorch's error when the shapes do not broadcast."""
-    try:
-        return ufunc(x, y)
-    except ValueError:
-        raise errors.broadcast_error(x.shape, y.shape) from None
+        """Add d(self)/d(leaf) into the .grad of every leaf that requires grad; gradient is dL/dself
+        (optional for a one-element self). Frees the graph's saved tensors unless retain_graph."""
+        run_backward([self], [errors.root_gradient(self, gradient, create_graph, inputs=inputs)],
+                     bool(retain_graph), True)
 
 
 def power(x, p):
-    """x ** p, by PyTorch's kernels for the common exponents (x*x for 2, x*x*x for 3), so that the
-    values agree with it to the last bit; 0 ** -1 is inf, quietly, as in PyTorch."""
-    if p.ndim == 0 and p == 2:
-        return x * x
-    if p.ndim == 0 and p == 3:
-        return x * x * x
+    """x ** p as PyTorch computes it: x*x for 2 and x*x*x for 3 (same last bits); 0 ** -1 is inf, quietly."""
+    if p.ndim == 0 and p in (2, 3):
+        return x * x if p == 2 else x * x * x
     with np.errstate(all="ignore"):
         return broadcast(np.power, x, p)
 
@@ -186,8 +130,8 @@ def sum_to(g, shape):
 
 
 def topological_order(roots):
-    """Every node reachable from roots, each before the nodes of its inputs (micrograd's build_topo
-    reversed, with an explicit stack instead of recursion)."""
+    """Every node reachable from roots, each before the nodes of its inputs (micrograd's build_topo,
+    reversed, with a stack instead of recursion)."""
     order, visited, stack = [], set(), [(node, False) for node in roots]
     while stack:
         node, inputs_done = stack.pop()
@@ -201,29 +145,27 @@ def topological_order(roots):
 
 
 def run_backward(outputs, output_grads, retain_graph, accumulate):
-    """Walk the graph from outputs: {node or leaf: dL/d(it)}. With accumulate (backward(), not
+    """Walk the graph from outputs, returning {node or leaf: dL/d(it)}. With accumulate (backward(), not
     autograd.grad()), leaves that require grad and retained tensors add theirs into .grad."""
     grads = {}
     for t, g in zip(outputs, output_grads):
         key = t.grad_fn or t
         grads[key] = grads[key] + g if key in grads else g
-    with np.errstate(all="ignore"):
-        for node in topological_order([k for k in grads if isinstance(k, Node)]):
+    with np.errstate(all="ignore"):  # inf and nan pass quietly, as in PyTorch
+        for node in topological_order([key for key in grads if isinstance(key, Node)]):
             g = grads.get(node)
             if g is None:
                 continue
             if accumulate and node.retained is not None:
                 node.retained._accumulate_grad(g)
-            if node.saved:
-                errors.check_saved(node)
+            errors.check_saved(node)  # freed by an earlier backward(), or changed in place since saved?
             input_grads = node.backward(g)
             node.freed = bool(node.saved) and not retain_graph
             for edge, (shape, dtype), gi in zip(node.next, node.input_shapes, input_grads):
                 if edge is not None and gi is not None:
-                    gi = sum_to(np.asarray(gi), shape).astype(dtype, copy=False)
+                    gi = sum_to(np.asarray(gi), shape).astype(dtype, copy=False)  # where the op broadcast
                     grads[edge] = grads[edge] + gi if edge in grads else gi
-    if accumulate:
-        for leaf, g in grads.items():
-            if isinstance(leaf, Tensor):
-                leaf._accumulate_grad(g)
+    for leaf, g in grads.items() if accumulate else ():
+        if isinstance(leaf, Tensor):
+            leaf._accumulate_grad(g)
     return grads

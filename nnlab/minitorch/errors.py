@@ -43,8 +43,10 @@ def check_saved(node):
 
 
 # ----- backward() and autograd.grad() -----
-def root_gradient(tensor, gradient, create_graph, index=0):
+def root_gradient(tensor, gradient, create_graph, index=0, inputs=None):
     """dL/d(output) as an array: 1 for a one-element output when gradient is None, else the Tensor given."""
+    if inputs is not None:
+        raise not_implemented("backward(inputs=...)", "use torch.autograd.grad(outputs, inputs)")
     if create_graph:
         raise not_implemented("create_graph=True (higher-order gradients)")
     if not tensor.requires_grad:
@@ -114,6 +116,14 @@ def check_inplace_dtype(result_dtype, tensor):
 
 
 # ----- shapes and dtypes of operands -----
+def broadcast(ufunc, x, y):
+    """ufunc(x, y) on numpy arrays, with PyTorch's error when their shapes do not broadcast."""
+    try:
+        return ufunc(x, y)
+    except ValueError:
+        raise broadcast_error(x.shape, y.shape) from None
+
+
 def broadcast_error(x, y):
     """RuntimeError naming the first dimension (from the right) where shapes x and y cannot broadcast."""
     for i in range(1, min(len(x), len(y)) + 1):

@@ -12,7 +12,8 @@ import numpy as np
 
 from . import errors
 from .dtypes import as_array, floating, result_type, wrap_number
-from .engine import Tensor, broadcast, make, record
+from .engine import Tensor, make, record
+from .errors import broadcast
 
 
 def tensor_of(value, like=None):

@@ -6,7 +6,7 @@ import numpy as np
 
 from . import errors, grad_mode, ops
 from .printing import tensor_repr
-from .dtypes import bool_, float16, float32, float64, int32, int64, to_torch_dtype
+from .dtypes import bool_, float16, float32, float64, int32, int64, to_torch_dtype, wrap_number
 from .engine import Node, Tensor, make, record
 
 
@@ -186,8 +186,23 @@ def copy_(self, src):
     return _inplace(self, copy, src)
 
 
-def _inplace_binary(op):
-    return lambda self, other: _inplace(self, op, other)
+def _inplace_binary(op, ufunc):
+    """x += y and friends; without a graph to record (the update step under no_grad), straight into
+    x's memory with the numpy ufunc."""
+    def inplace(self, other):
+        if grad_mode.enabled and (self._requires_grad or getattr(other, "_requires_grad", False)
+                                  or self._base is not None):
+            return _inplace(self, op, other)
+        y = other.array if isinstance(other, Tensor) else wrap_number(other, self.array)
+        if y.dtype != self.array.dtype or y.ndim > self.array.ndim or ufunc is np.divide and y.dtype.kind != "f":
+            return _inplace(self, op, other)  # promotion, broadcasting and their errors: the general way
+        try:
+            ufunc(self.array, y, out=self.array)
+        except ValueError:
+            return _inplace(self, op, other)
+        self._versions[0] += 1
+        return self
+    return inplace
 
 
 # ----- comparisons and logic: bool tensors outside the graph -----
@@ -270,10 +285,10 @@ METHODS = {
     "__invert__": lambda self: make(np.invert(self.array)),
     "all": lambda self: make(np.asarray(self.array.all())), "any": lambda self: make(np.asarray(self.array.any())),
     # in place
-    "__iadd__": _inplace_binary(lambda t, o: t + o), "__isub__": _inplace_binary(ops.sub),
-    "__imul__": _inplace_binary(lambda t, o: t * o), "__itruediv__": _inplace_binary(ops.div),
-    "add_": _inplace_binary(lambda t, o: t + o), "sub_": _inplace_binary(ops.sub),
-    "mul_": _inplace_binary(lambda t, o: t * o), "div_": _inplace_binary(ops.div),
+    "__iadd__": _inplace_binary(lambda t, o: t + o, np.add), "__isub__": _inplace_binary(ops.sub, np.subtract),
+    "__imul__": _inplace_binary(lambda t, o: t * o, np.multiply), "__itruediv__": _inplace_binary(ops.div, np.divide),
+    "add_": _inplace_binary(lambda t, o: t + o, np.add), "sub_": _inplace_binary(ops.sub, np.subtract),
+    "mul_": _inplace_binary(lambda t, o: t * o, np.multiply), "div_": _inplace_binary(ops.div, np.divide),
     "clamp_": lambda self, min=None, max=None: _inplace(self, lambda t, _: ops.clamp(t, min, max)),
     "__setitem__": _setitem, "fill_": fill_, "zero_": zero_, "copy_": copy_,
     # operations of ops.py
@@ -316,4 +331,32 @@ def _next_functions(node):
     return tuple(out)
 
 
+def _legacy_init(self, *data, device=None):
+    """torch.Tensor(data) or torch.Tensor(*sizes): the default float dtype (float32), as in PyTorch."""
+    from .creation import legacy_tensor_array
+    self.__dict__.update(make(legacy_tensor_array(data, device)).__dict__)
+
+
+def _set_requires_grad(self, flag):
+    errors.check_requires_grad(self, flag)
+    self._requires_grad = bool(flag)
+
+
+def _get_grad(self):
+    """dL/d(this tensor) after backward(): kept for leaves that require grad (and after retain_grad())."""
+    if self.grad_fn is not None and self.grad_fn.retained is not self:
+        errors.warn_non_leaf_grad()
+    return self._grad
+
+
+def _set_grad(self, value):
+    self._grad = errors.check_grad_assignment(self, value)
+
+
+Tensor.__init__ = _legacy_init
+Tensor.requires_grad = property(lambda self: self._requires_grad, _set_requires_grad)
+Tensor.grad = property(_get_grad, _set_grad)
+Tensor._version = property(lambda self: self._versions[0], doc="how many times it was changed in place")
+Node.name = lambda node: node._name
 Node.next_functions = property(_next_functions)
+Node.__repr__ = lambda node: f"<{node.name()} object at {hex(id(node))}>"
