@@ -335,7 +335,8 @@ def train_mlp(X_train, X_test, y_train, y_test, *, hidden=(64, 64), batchnorm: b
     seed : seeds the initial weights, the shuffling and the dropout masks.  The masks come
         from a generator of their own, so the minibatches depend only on the seed: every
         variant (with or without batch norm or dropout) starts from the same weights and
-        sees the same batches in the same order.
+        sees the same batches in the same order (with batch norm, a last batch of a
+        single row is skipped).
     progress : optional callable progress(epoch, history) after each epoch.
     dropout_backward, batchnorm_backward : passed to mlp_loss (default: nnlab's own).
 
