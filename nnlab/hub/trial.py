@@ -19,6 +19,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -124,11 +125,13 @@ class TrialHub:
     def close(self) -> None:
         """Stop every server, the hub and the proxy; remove the accounts and the folders."""
         if self.processes is not None:
-            for name in self.settings.students + self.settings.instructors:
+            def stop(name):
                 try:
                     self.api("DELETE", f"/users/{name}/server", timeout=30)
                 except Exception:
-                    pass
+                    pass  # not running, or the hub is gone: removing the account ends it
+            with ThreadPoolExecutor(max_workers=16) as pool:
+                list(pool.map(stop, self.settings.students + self.settings.instructors))
             run.stop_process(self.processes.hub)
             run.stop_process(self.processes.proxy)
         for name in self.settings.students + self.settings.instructors:
