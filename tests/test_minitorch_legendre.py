@@ -169,7 +169,7 @@ def test_seed_program_keeps_float32(minitorch_program):
 
 def test_same_program_on_pytorch_prints_the_same_numbers(minitorch_program, capsys):
     """When PyTorch is installed (it is optional), run the program on both and compare."""
-    pytest.importorskip("torch")
+    pytest.importorskip("torch", reason="PyTorch (optional, the second implementation) is not installed")
     exec(compile(SEED_PROGRAM, "legendre_seed_torch.py", "exec"), {"__name__": "__main__"})
     torch_losses, (_, torch_b, _, torch_d) = parse(capsys.readouterr().out)
     exec(compile(minitorch_program, "legendre_seed.py", "exec"), {"__name__": "__main__"})
