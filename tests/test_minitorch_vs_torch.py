@@ -327,7 +327,21 @@ CASES = {
     "sub rsub neg div": lambda t: (t.tensor([1.0, 2.0]) - 1, 1 - t.tensor([1.0, 2.0]), -t.tensor([1.0]),
                                    3 / t.tensor([2.0, 4.0])),
     "python pow": lambda t: (t.tensor([2.0, 3.0]) ** 3, t.tensor([4.0]) ** 0.5, t.tensor([2.0]).pow(2)),
+    "norm dot square sign": lambda t: (t.tensor([3.0, -4.0]).norm(), t.tensor(data(2, 3)).norm(dim=1),
+                                       t.tensor([1.0, 2.0]).dot(t.tensor([3.0, 4.0])), t.tensor([1.5, -2.0]).square(),
+                                       t.tensor([1.5, 0.0, -2.0]).sign()),
+    "var std": lambda t: (t.tensor(data(3, 4)).var(), t.tensor(data(3, 4)).std(dim=0),
+                          t.tensor(data(3, 4)).var(1, keepdim=True, unbiased=False)),
+    "allclose isclose equal": lambda t: (t.allclose(t.ones(2), t.ones(2) + 1e-9), t.isclose(t.ones(2), t.zeros(2)),
+                                         t.equal(t.ones(2), t.ones(2)), t.ones(2).allclose(t.zeros(2))),
+    "type": lambda t: (t.ones(2).type(), t.ones(2).type(t.float64), t.tensor([1, 2]).type()),
+    "normal_ uniform_ shapes": lambda t: (t.zeros(3, 2).normal_(0, 0.1).shape, t.zeros(3).uniform_(-1, 1).dtype,
+                                          bool((t.zeros(100).uniform_(-1, 1).abs() <= 1).all())),
+    "normal_ on a leaf that requires grad": lambda t: t.zeros(3, requires_grad=True).normal_(),
+    "torch.normal": lambda t: (t.normal(0.0, 0.01, size=(2, 1)).shape, t.normal(0.0, 0.01, size=(2, 1)).dtype,
+                               t.normal(t.zeros(3), 1.0).shape),
     # gradients (values against PyTorch's)
+    "grad norm var std": lambda t: grad_of(t, lambda t, x: x.norm() + x.var() + x.std() + (x * x).sqrt().sum()),
     "grad add mul": lambda t: grad_of(t, lambda t, x: x * x + 3 * x),
     "grad pow": lambda t: grad_of(t, lambda t, x: x ** 3 - x ** 2),
     "grad div": lambda t: grad_of(t, lambda t, x: 1 / (x * x + 1)),
@@ -767,6 +781,59 @@ loss.backward()
 print(x.shape, x.dtype, idx.dtype, out.shape, out.requires_grad, loss.shape, loss.dtype)
 print(w.grad.shape, w.grad.dtype, b.grad.shape, x.grad, out.is_leaf, w.is_leaf, loss.grad_fn.name())
 print(torch.arange(5).float().mean(), torch.ones_like(x).sum(), torch.zeros_like(w).requires_grad)
+'''
+
+
+PROGRAMS["linear regression from scratch, d2l style"] = '''
+import random
+import torch
+
+def synthetic_data(w, b, num_examples):
+    X = torch.normal(0, 1, (num_examples, len(w)))
+    y = torch.matmul(X, w) + b
+    y += torch.normal(0, 0.01, y.shape)
+    return X, y.reshape((-1, 1))
+
+torch.manual_seed(0)
+random.seed(0)
+true_w = torch.tensor([2, -3.4])
+true_b = 4.2
+features, labels = synthetic_data(true_w, true_b, 1000)
+print(features.shape, labels.shape, features.dtype)
+
+def data_iter(batch_size, features, labels):
+    num_examples = len(features)
+    indices = list(range(num_examples))
+    random.shuffle(indices)
+    for i in range(0, num_examples, batch_size):
+        batch_indices = torch.tensor(indices[i: min(i + batch_size, num_examples)])
+        yield features[batch_indices], labels[batch_indices]
+
+w = torch.normal(0, 0.01, size=(2, 1), requires_grad=True)
+b = torch.zeros(1, requires_grad=True)
+
+def linreg(X, w, b):
+    return torch.matmul(X, w) + b
+
+def squared_loss(y_hat, y):
+    return (y_hat - y.reshape(y_hat.shape)) ** 2 / 2
+
+def sgd(params, lr, batch_size):
+    with torch.no_grad():
+        for param in params:
+            param -= lr * param.grad / batch_size
+            param.grad.zero_()
+
+lr, num_epochs, batch_size = 0.03, 3, 10
+for epoch in range(num_epochs):
+    for X, y in data_iter(batch_size, features, labels):
+        l = squared_loss(linreg(X, w, b), y)
+        l.sum().backward()
+        sgd([w, b], lr, batch_size)
+    with torch.no_grad():
+        train_l = squared_loss(linreg(features, w, b), labels)
+        print(f'epoch {epoch + 1}, loss small: {bool(train_l.mean() < 0.01)}')
+print((true_w - w.reshape(true_w.shape)).abs().max() < 0.01, abs(true_b - b.item()) < 0.01, w.shape, b.dtype)
 '''
 
 

@@ -17,16 +17,16 @@ randn, ...), autograd.py (custom Functions, autograd.grad).
 """
 from . import autograd, tensor_api  # noqa: F401  (tensor_api completes the Tensor class)
 from .creation import (Generator, arange, as_tensor, device, empty, empty_like, eye, from_numpy, full, full_like,
-                       linspace, manual_seed, ones, ones_like, rand, rand_like, randint, randn, randn_like, randperm,
-                       seed, tensor, zeros, zeros_like)
+                       linspace, manual_seed, normal, ones, ones_like, rand, rand_like, randint, randn, randn_like,
+                       randperm, seed, tensor, zeros, zeros_like)
 from .dtypes import (bool_, dtype, float16, float32, float64, get_default_dtype, int8, int16, int32, int64,
                      set_default_dtype, uint8)
 from .engine import Tensor
 from .errors import not_implemented
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-from .ops import (abs, argmax, argmin, cat, clamp, clone, cos, exp, flatten, log, log_softmax, matmul, max, maximum,
-                  mean, min, minimum, mm, permute, relu, reshape, sigmoid, sin, softmax, sqrt, squeeze, stack, t, tanh,
-                  transpose, unsqueeze, where)
+from .ops import (abs, allclose, argmax, argmin, cat, clamp, clone, cos, dot, equal, exp, flatten, isclose, log,
+                  log_softmax, matmul, max, maximum, mean, min, minimum, mm, norm, permute, relu, reshape, sigmoid, sign,
+                  sin, softmax, sqrt, square, squeeze, stack, std, t, tanh, transpose, unsqueeze, var, where)
 from .tensor_api import Size
 
 clip = clamp

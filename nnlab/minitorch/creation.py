@@ -228,6 +228,19 @@ def randperm(n, dtype=None, device=None, requires_grad=False, generator=None):
                  requires_grad)
 
 
+def normal(mean, std, size=None, *, dtype=None, device=None, requires_grad=False, generator=None):
+    """Normal samples: normal(mean, std, size) with numbers, or elementwise means and stds as tensors."""
+    _check_device(device)
+    if size is not None:
+        return _leaf((mean + std * _generator[0].standard_normal(_size((size,)) if isinstance(size, builtins.int)
+                                                                 else _size(size))).astype(_float_dtype(dtype)),
+                     requires_grad)
+    means, stds = (np.asarray(v.array if isinstance(v, Tensor) else v) for v in (mean, std))
+    shape = np.broadcast_shapes(means.shape, stds.shape)
+    dtype_ = (means if isinstance(mean, Tensor) else stds).dtype
+    return _leaf((means + stds * _generator[0].standard_normal(shape)).astype(dtype_), requires_grad)
+
+
 def rand_like(input, dtype=None, device=None, requires_grad=False):
     return rand(*input.array.shape, dtype=dtype or input.dtype, device=device, requires_grad=requires_grad)
 

@@ -128,6 +128,15 @@ def abs(input):
     return _elementwise("AbsBackward0", np.abs, lambda x, out: np.sign(x), input)
 
 
+def square(input):
+    return input * input
+
+
+def sign(input):
+    """-1, 0 or 1; its gradient is 0 everywhere (as PyTorch)."""
+    return record("SignBackward0", np.sign(input.array), (input,), lambda g: (np.zeros_like(g),))
+
+
 def relu(input):
     """max(x, 0); d/dx = 1 where x > 0, else 0 (0 at the kink, as PyTorch). Keeps integer dtypes."""
     x = input.array
@@ -262,6 +271,47 @@ def argmax(input, dim=None, keepdim=False):
 def argmin(input, dim=None, keepdim=False):
     out = np.argmin(input.array, axis=dim, keepdims=keepdim) if dim is not None else np.argmin(input.array)
     return make(np.asarray(out, dtype=np.int64))
+
+
+def var(input, dim=None, keepdim=False, *, correction=1, unbiased=None):
+    """Variance over dim (None: all), dividing by n - correction (n - 1 unless told otherwise)."""
+    if unbiased is not None:
+        correction = int(unbiased)
+    centered = input - mean(input, dim, keepdim=True)
+    count = input.array.size // builtins.max(np.mean(input.array, axis=_axis(dim), keepdims=keepdim).size, 1)
+    return (centered * centered).sum(dim, keepdim) / builtins.max(count - correction, 0)
+
+
+def std(input, dim=None, keepdim=False, *, correction=1, unbiased=None):
+    return sqrt(var(input, dim, keepdim, correction=correction, unbiased=unbiased))
+
+
+def norm(input, p=2, dim=None, keepdim=False):
+    """The p-norm over dim (None: all entries): 2 (Euclidean) or 1."""
+    if p == 2 or p == "fro":
+        return sqrt((input * input).sum(dim, keepdim))
+    if p == 1:
+        return abs(input).sum(dim, keepdim)
+    raise errors.not_implemented(f"norm with p={p!r}", "minitorch has p=2 and p=1")
+
+
+def dot(input, other):
+    """Inner product of two 1-D tensors."""
+    if input.array.ndim != 1 or tensor_of(other).array.ndim != 1:
+        raise RuntimeError(f"1D tensors expected, but got {input.array.ndim}D and {tensor_of(other).array.ndim}D tensors")
+    return input @ other
+
+
+def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    return bool(np.allclose(input.array, tensor_of(other).array, rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    return make(np.isclose(input.array, tensor_of(other).array, rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+def equal(input, other):
+    return input.array.shape == other.array.shape and bool(np.array_equal(input.array, other.array))
 
 
 def log_softmax(input, dim):

@@ -186,6 +186,19 @@ def copy_(self, src):
     return _inplace(self, copy, src)
 
 
+def _random_fill(draw):
+    def fill(self, *args, **kwargs):
+        from . import creation
+        values = draw(creation._generator[0], self.array.shape, *args, **kwargs).astype(self.array.dtype)
+        return _inplace(self, lambda t, v: record("RandomBackward", v, (t,), lambda g: (None,)), values)
+    return fill
+
+
+def _type(self, dtype=None):
+    """tensor.type(): its type name (torch.FloatTensor); tensor.type(dtype): a copy in that dtype."""
+    return errors.type_name(self.array) if dtype is None else ops.to_dtype(self, dtype)
+
+
 def _inplace_binary(op, ufunc):
     """x += y and friends; without a graph to record (the update step under no_grad), straight into
     x's memory with the numpy ufunc."""
@@ -261,7 +274,7 @@ METHODS = {
     "double": lambda self: ops.to_dtype(self, float64), "float": lambda self: ops.to_dtype(self, float32),
     "half": lambda self: ops.to_dtype(self, float16), "long": lambda self: ops.to_dtype(self, int64),
     "int": lambda self: ops.to_dtype(self, int32), "bool": lambda self: ops.to_dtype(self, bool_),
-    "type": lambda self: errors.type_name(self.array),
+    "type": _type,
     "requires_grad_": requires_grad_, "retain_grad": retain_grad, "_accumulate_grad": _accumulate_grad,
     "register_hook": _register_hook,
     "__repr__": tensor_repr, "__str__": tensor_repr, "__format__": _format, "__len__": _len, "__iter__": _iter,
@@ -291,10 +304,13 @@ METHODS = {
     "mul_": _inplace_binary(lambda t, o: t * o, np.multiply), "div_": _inplace_binary(ops.div, np.divide),
     "clamp_": lambda self, min=None, max=None: _inplace(self, lambda t, _: ops.clamp(t, min, max)),
     "__setitem__": _setitem, "fill_": fill_, "zero_": zero_, "copy_": copy_,
+    "normal_": _random_fill(lambda rng, shape, mean=0.0, std=1.0: mean + std * rng.standard_normal(shape)),
+    "uniform_": _random_fill(lambda rng, shape, a=0.0, b=1.0: rng.uniform(a, b, shape)),
     # operations of ops.py
     "__getitem__": ops.getitem,
     "exp": ops.exp, "log": ops.log, "sin": ops.sin, "cos": ops.cos, "tanh": ops.tanh, "sigmoid": ops.sigmoid,
-    "sqrt": ops.sqrt, "abs": ops.abs, "relu": ops.relu, "clamp": ops.clamp, "clip": ops.clamp,
+    "sqrt": ops.sqrt, "abs": ops.abs, "square": ops.square, "sign": ops.sign, "var": ops.var, "std": ops.std,
+    "norm": ops.norm, "dot": ops.dot, "allclose": ops.allclose, "isclose": ops.isclose, "equal": ops.equal, "relu": ops.relu, "clamp": ops.clamp, "clip": ops.clamp,
     "clamp_min": ops.clamp_min, "maximum": ops.maximum, "minimum": ops.minimum,
     "mean": ops.mean, "max": ops.max, "min": ops.min, "argmax": ops.argmax, "argmin": ops.argmin,
     "log_softmax": ops.log_softmax, "softmax": ops.softmax,
