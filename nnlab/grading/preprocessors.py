@@ -216,8 +216,8 @@ class SanitizeFeedback(NbGraderPreprocessor):
     """Keep only what the feedback page can show inertly.
 
     - code outputs: streams and errors (shown as escaped text), and of rich outputs only
-      plain text and PNG/JPEG images; anything else is replaced by a line saying it is not
-      shown; output metadata is cut to image sizes;
+      plain text and PNG/JPEG images; anything else is left out, named in one line where the
+      output has no plain-text form of its own; output metadata is cut to image sizes;
     - raw cells: shown as text (a code block), never as HTML;
     - cell metadata: nbgrader's only (no tags, no widget state); notebook widget state dropped.
 
@@ -243,6 +243,7 @@ class SanitizeFeedback(NbGraderPreprocessor):
 
 
 def _safe_output(output):
+    """The output rebuilt from its inert parts only, or None when nothing of it can show."""
     kind = output.get("output_type")
     if kind == "stream":
         return NotebookNode(output_type="stream", name="stderr" if output.get("name") == "stderr" else "stdout",
