@@ -175,6 +175,13 @@ CASES = {
     "where": lambda t: t.where(t.tensor([1.0, -2.0]) > 0, t.tensor([1.0, -2.0]), 0.0),
     "where int and float": lambda t: t.where(t.tensor([True, False]), t.tensor([1, 2]), 0.5),
     "where dtype int": lambda t: t.where(t.tensor([True, False]), t.tensor([1, 2]), 0),
+    "where of two numbers": lambda t: (t.where(t.tensor([True, False]), 1.0, 2.0), t.where(t.tensor([True]), 1, 2),
+                                       t.where(t.tensor([[True], [False]]), 1, 2.5)),
+    "functions refuse numbers": lambda t: t.exp(2.0),
+    "sum refuses a list": lambda t: t.sum([1.0, 2.0]),
+    "matmul refuses a list": lambda t: t.matmul(t.ones(2), [1.0, 2.0]),
+    "np.asarray of a tensor that requires grad": lambda t: np.asarray(t.ones(2, requires_grad=True)),
+    "np.asarray of a detached tensor": lambda t: np.asarray(t.ones(2, requires_grad=True).detach()),
     "comparison dtype": lambda t: t.tensor([1.0, 2.0]) > 1.5,
     "comparison int float": lambda t: t.tensor([1, 2]) == 1.0,
     "equal to None": lambda t: t.tensor([1.0]) == None,  # noqa: E711

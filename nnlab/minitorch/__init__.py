@@ -29,6 +29,26 @@ from .ops import (abs, allclose, argmax, argmin, cat, clamp, clone, cos, dot, eq
                   sin, softmax, sqrt, square, squeeze, stack, std, t, tanh, transpose, unsqueeze, var, where)
 from .tensor_api import Size
 
+
+def _tensor_arguments(function, name, count=1):
+    """function, refusing what is not a Tensor in its first `count` arguments, as PyTorch does."""
+    def checked(*args, **kwargs):
+        for position, (argument, role) in enumerate(zip(args[:count], ("input", "other"))):
+            if not isinstance(argument, Tensor):
+                raise TypeError(f"{name}(): argument '{role}' (position {position + 1}) must be Tensor, "
+                                f"not {type(argument).__name__}")
+        return function(*args, **kwargs)
+    checked.__name__, checked.__doc__ = name, function.__doc__
+    return checked
+
+
+for _name in ("abs", "argmax", "argmin", "clamp", "clone", "cos", "exp", "flatten", "log", "log_softmax", "max",
+              "mean", "min", "norm", "permute", "relu", "reshape", "sigmoid", "sign", "sin", "softmax", "sqrt",
+              "square", "squeeze", "std", "t", "tanh", "transpose", "unsqueeze", "var"):
+    globals()[_name] = _tensor_arguments(globals()[_name], _name)
+for _name in ("matmul", "mm", "dot", "maximum", "minimum"):
+    globals()[_name] = _tensor_arguments(globals()[_name], _name, count=2)
+
 clip = clamp
 neg = negative = tensor_api.ops.neg
 sub, div = tensor_api.ops.sub, tensor_api.ops.div
@@ -41,19 +61,25 @@ bool = bool_  # noqa: A001  (PyTorch's name)
 
 
 def add(input, other):
-    return tensor_api.ops.tensor_of(input) + other
+    return input + other
 
 
 def mul(input, other):
-    return tensor_api.ops.tensor_of(input) * other
+    return input * other
 
 
 def pow(input, exponent):
-    return tensor_api.ops.tensor_of(input) ** exponent
+    return input ** exponent
 
 
 def sum(input, dim=None, keepdim=False, dtype=None):
     return input.sum(dim, keepdim, dtype=dtype)
+
+
+for _name in ("add", "mul", "pow", "sum"):
+    globals()[_name] = _tensor_arguments(globals()[_name], _name)
+sub, div, neg = (_tensor_arguments(f, n) for f, n in ((sub, "sub"), (div, "div"), (neg, "neg")))
+negative = neg
 
 
 def numel(input):

@@ -96,6 +96,7 @@ class Function:
             if len(grads) != len(args):
                 raise RuntimeError(f"function {name} returned an incorrect number of gradients "
                                    f"(expected {len(args)}, got {len(grads)})")
+            grads = [grad.array if isinstance(grad, Tensor) else grad for grad in grads]
             for i, grad in enumerate(grads):
                 if grad is not None and i not in positions:
                     raise RuntimeError(f"function {name} returned a gradient different than None at position "

@@ -194,9 +194,9 @@ def where(condition, input, other):
     if not isinstance(condition, Tensor) or condition.array.dtype != np.bool_:
         raise RuntimeError("where expected condition to be a boolean tensor")
     if not isinstance(input, Tensor):
-        if not isinstance(other, Tensor):
-            raise errors.not_implemented("torch.where with two Python numbers", "make one of them a tensor")
-        return where(~condition, other, input)
+        if isinstance(other, Tensor):
+            return where(~condition, other, input)
+        input = make(as_array(input))  # two numbers: where(c, 1.0, 2.0) is float32, shaped like c
     other, x, y = input._operands(other)
     c = condition.array
 

@@ -278,7 +278,7 @@ METHODS = {
     "requires_grad_": requires_grad_, "retain_grad": retain_grad, "_accumulate_grad": _accumulate_grad,
     "register_hook": _register_hook,
     "__repr__": tensor_repr, "__str__": tensor_repr, "__format__": _format, "__len__": _len, "__iter__": _iter,
-    "__array__": lambda self, dtype=None, copy=None: self.array if dtype is None else self.array.astype(dtype),
+    "__array__": lambda self, dtype=None, copy=None: numpy(self) if dtype is None else numpy(self).astype(dtype),
     "__float__": lambda self: _one_value(self, float), "__int__": lambda self: _one_value(self, int),
     "__index__": _index,
     "__bool__": _bool, "__hash__": object.__hash__, "__getattr__": _missing,
