@@ -606,7 +606,9 @@ def test_tensor_basics():
     assert "dtype=torch.float64" in repr(mt.tensor([1.0], dtype=mt.float64))
     assert "grad_fn=<MulBackward0>" in repr(x * 2) and repr(x.shape) == "torch.Size([1, 3])"
     assert mt.tensor(2.5).item() == 2.5 and isinstance(mt.tensor(2.5).item(), float)
-    assert np.asarray(x).shape == (1, 3)
+    assert np.asarray(x.detach()).shape == (1, 3)
+    with pytest.raises(RuntimeError, match="requires grad"):
+        np.asarray(x)  # as in PyTorch: detach() first
     assert isinstance(mt.ones(3) * np.ones(3), mt.Tensor)
 
 
