@@ -66,6 +66,19 @@ test-ui: setup-tests
 bench: $(STAMP)
 	@for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
 
+# The course hub on this machine, as root: accounts from ROSTER (student_id,name), the nbgrader
+# exchange, the proxy (npm, from deploy/proxy/package.json), JupyterHub on 127.0.0.1:HUB_PORT.
+ROSTER     ?= deploy/roster.example.csv
+INSTRUCTOR ?= teacher
+HUB_PORT   ?= 8000
+.PHONY: hub
+hub: $(STAMP) deploy/proxy/node_modules/.bin/configurable-http-proxy
+	$(BIN)/nnlab hub --roster $(ROSTER) --instructor $(INSTRUCTOR) --port $(HUB_PORT)
+
+deploy/proxy/node_modules/.bin/configurable-http-proxy: deploy/proxy/package.json
+	npm install --prefix deploy/proxy --no-audit --no-fund
+	touch $@
+
 release: $(STAMP)
 	$(BIN)/nnlab release
 

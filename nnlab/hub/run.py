@@ -36,16 +36,16 @@ class HubError(RuntimeError):
 
 
 def find_proxy(explicit: str | None = None) -> str:
-    """The configurable-http-proxy executable: --proxy, the project's node_modules, or PATH."""
-    candidates = [explicit] if explicit else []
-    candidates += [str(PROXY_PACKAGE / "node_modules" / ".bin" / PROXY),
-                   str(Path(__file__).resolve().parents[2] / PROXY_PACKAGE / "node_modules" / ".bin" / PROXY)]
+    """The configurable-http-proxy executable: --proxy, else the project's node_modules, else PATH."""
+    if explicit:
+        candidates = [explicit]
+    else:
+        candidates = [str(PROXY_PACKAGE / "node_modules" / ".bin" / PROXY),
+                      str(Path(__file__).resolve().parents[2] / PROXY_PACKAGE / "node_modules" / ".bin" / PROXY),
+                      shutil.which(PROXY)]
     for candidate in candidates:
         if candidate and os.access(candidate, os.X_OK):
             return os.path.abspath(candidate)
-    on_path = shutil.which(PROXY)
-    if on_path and not explicit:
-        return on_path
     raise HubError(f"{explicit or PROXY} not found: run `npm install --prefix {PROXY_PACKAGE}` "
                    "(make hub does) or pass --proxy PATH")
 
@@ -219,6 +219,10 @@ def cmd_hub(args) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        # A second Ctrl-C (make and the terminal both pass one on) must not cut the shutdown short.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         stop_process(processes.hub)
         stop_process(processes.proxy)
+        print("course hub stopped; the users' servers keep running, and the next start finds them")
     return 0
