@@ -4,7 +4,8 @@ Students' kernels, in their own JupyterLab on the course hub and in the grading 
 this edition instead of the full package. It is the same package with three differences:
 
 - ``nnlab.exercises`` (the instructor's catalogue: how cases are drawn, the known mistakes) and
-  ``nnlab.grading``/``nnlab.hub`` (the instructor's tools) are left out;
+  ``nnlab.grading``/``nnlab.hub`` (the instructor's tools) are left out (importing them raises
+  ImportError);
 - every reference answer of a graded exercise (``nnlab.exercises.withheld_references()``) keeps
   its name and signature, but its body is replaced by ``raise ReferenceWithheld(...)``, so a
   submission that imports, calls or copies it (by ``import``, ``getattr``, ``importlib`` or by
@@ -150,7 +151,13 @@ def build(dest, notebooks_dir=None):
     shutil.copytree(src, target, ignore=shutil.ignore_patterns(
         "__pycache__", "*.pyc", ".ipynb_checkpoints", "_visible_cases.pkl"))
     for name in LEFT_OUT:
+        # A package that only says it is not here: an editable install elsewhere on the path
+        # must not fill the gap with the instructor's copy.
         shutil.rmtree(os.path.join(target, name), ignore_errors=True)
+        os.mkdir(os.path.join(target, name))
+        with open(os.path.join(target, name, "__init__.py"), "w", encoding="utf-8") as fh:
+            fh.write(f'"""Not part of the student copy of the course."""\n\n'
+                     f'raise ImportError("nnlab.{name} is not part of the student copy of the course")\n')
     for module, names in exercises.withheld_references().items():
         path = os.path.join(target, *module.split(".")[1:]) + ".py"
         with open(path, encoding="utf-8") as fh:

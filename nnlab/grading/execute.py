@@ -32,10 +32,15 @@ from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Enum, Float, Integer, Unicode
 
-from . import events, probe
+from . import edition, events, probe, records
+from .copies import copies_of_references
 from .sandbox import Sandbox, SandboxedKernelManager, SandboxUnavailable, release_workdir
 
 _AVAILABILITY = {}
+_EDITIONS = {}
+
+#: Names the grading run in the records (one run per grading process).
+_RUN = f"{int(time.time())}-{os.getpid()}"
 
 
 def sandbox_status(sandbox):
@@ -163,7 +168,14 @@ class SandboxedExecute(Execute):
         2_000_000, help="Output a single cell may produce; the rest is dropped with a note.").tag(config=True)
     notebook_timeout = Integer(
         900, help="Wall-clock budget of one notebook, seconds; later cells are not run.").tag(config=True)
-    probe_timeout = Float(20.0, help="Time for one call of a student function by the grader.").tag(config=True)
+    probe_timeout = Float(
+        20.0, help="Time the grader gives one check (all its cases) of a student function; a "
+                   "slower function fails that exercise as too slow.").tag(config=True)
+    verdict_timeout = Float(
+        300.0, help="Time the grader gives all the checks of one notebook together.").tag(config=True)
+    student_edition = Bool(
+        True, help="Kernels import the student edition of nnlab: the reference answers of the "
+                   "graded exercises withheld, the instructor's catalogue left out.").tag(config=True)
     secret_recheck = Bool(
         True, help="Also check every exercise on a seed derived from the course secret.").tag(config=True)
     handoff_dir = Unicode("", help="Where parallel workers leave executed notebooks.").tag(config=True)
@@ -188,7 +200,14 @@ class SandboxedExecute(Execute):
         handoff = os.path.join(self.handoff_dir, key + ".json") if self.handoff_dir else ""
         if handoff and not self.store_handoff and os.path.exists(handoff):
             self.log.info("Using the parallel worker's execution of %s", "/".join(self._who))
-            return self._take_handoff(nb, resources, handoff)
+            nb, resources = self._take_handoff(nb, resources, handoff)
+        else:
+            nb, resources = self._run(nb, resources, handoff)
+        if not self.store_handoff:  # the process that records the grades keeps the records
+            self._write_records(nb, resources)
+        return nb, resources
+
+    def _run(self, nb, resources, handoff):
 
         self._notes = []
         # The course root (the working directory of nbgrader's converters) and the folder that
@@ -196,6 +215,8 @@ class SandboxedExecute(Execute):
         root = os.getcwd()
         sandbox = Sandbox(parent=self)
         sandbox.forbidden = list(sandbox.forbidden) + [root, os.path.dirname(root)]
+        if self.student_edition:
+            sandbox.package_sources = {**sandbox.package_sources, "nnlab": self._edition(root)}
         sandboxed, why = sandbox_status(sandbox)
         if not sandboxed:
             self.log.warning("UNSANDBOXED execution of %s: %s", "/".join(self._who), why)
@@ -227,6 +248,17 @@ class SandboxedExecute(Execute):
         if self.store_handoff and handoff:
             self._leave_handoff(nb, resources, handoff)
         return nb, resources
+
+    def _edition(self, root):
+        """The student edition of nnlab for the current package and masters (built once)."""
+        from nbgrader.coursedir import CourseDirectory
+
+        coursedir = CourseDirectory(config=self.config)
+        masters = os.path.normpath(os.path.join(root, coursedir.source_directory))
+        key = (root, masters)
+        if key not in _EDITIONS:
+            _EDITIONS[key] = edition.cached(os.path.join(root, events.STATE_DIR), masters)
+        return _EDITIONS[key]
 
     def _execute(self, nb, resources):
         from nbclient import NotebookClient
@@ -353,13 +385,14 @@ class SandboxedExecute(Execute):
     # --- verdicts ----------------------------------------------------------------------------
 
     def _verdicts(self, resources):
-        """{grade_id: verdict} for the test cells, computed from values the kernel returns."""
+        """{grade_id: verdict} for the test cells, computed from answers the kernel returns."""
         student, assignment, notebook = self._who
         db_url = resources["nbgrader"]["db_url"]
         secret = probe.course_secret(os.path.join(os.getcwd(), events.STATE_DIR)) if self.secret_recheck else None
-        session = probe.KernelSession(self.kc, self._workdir, call_timeout=self.probe_timeout,
-                                      interrupt=self.km.interrupt_kernel)
-        installed = session.install()
+        session = probe.KernelSession(self.kc, self.km.conndir, call_timeout=self.probe_timeout,
+                                      interrupt=self.km.interrupt_kernel,
+                                      deadline=time.monotonic() + self.verdict_timeout)
+        copies = copies_of_references(self.nb)
         verdicts = {}
         with Gradebook(db_url) as gb:
             for cell in self.nb.cells:
@@ -371,13 +404,53 @@ class SandboxedExecute(Execute):
                     source = gb.find_source_cell(grade_id, notebook, assignment).source
                 except MissingEntry:
                     continue
-                if not installed:
-                    verdicts[grade_id] = {"verified": True, "passed": False, "reason": "",
-                                          "message": "the kernel was not running when the grader checked"}
-                    continue
                 seed = probe.secret_seed(secret, student, assignment, notebook, grade_id) if secret else None
-                verdicts[grade_id] = probe.verdict_for_cell(session, source, seed)
+                verdict = probe.verdict_for_cell(session, source, seed)
+                if verdict.get("exercise") in copies:
+                    verdict["flags"] = verdict["flags"] + ["copied"]
+                    self._note(f"{grade_id}: the solution matches the course's reference "
+                               f"{copies[verdict['exercise']]} line for line (for review)", kind="copied")
+                if "too slow" in verdict.get("flags", []):
+                    self._note(f"{grade_id}: too slow", kind="too slow")
+                if "reference" in verdict.get("flags", []):
+                    said = verdict["message"].split(": ", 1)[-1].splitlines()[0]
+                    self._note(f"{grade_id}: {said}", kind="reference")
+                verdicts[grade_id] = verdict
         return verdicts
+
+    def _write_records(self, nb, resources):
+        """One record per test cell and one for the notebook, for the class report."""
+        student, assignment, notebook = self._who
+        info = resources.get("nnlab", {})
+        verdicts = info.get("verdicts", {})
+        now = time.time()
+        found = []
+        for cell in nb.cells:
+            if not (utils.is_grade(cell) and cell.cell_type == "code" and not utils.is_solution(cell)):
+                continue
+            grade_id = cell.metadata.nbgrader["grade_id"]
+            verdict = verdicts.get(grade_id, {})
+            if verdict.get("verified"):
+                passed = bool(verdict.get("passed"))
+            else:
+                passed = not any(o.get("output_type") == "error" for o in cell.get("outputs", []))
+            max_points = float(cell.metadata.nbgrader.get("points", 0) or 0)
+            found.append({"time": now, "run": _RUN, "student": student, "assignment": assignment,
+                          "notebook": notebook, "grade_id": grade_id,
+                          "exercise": verdict.get("exercise", ""),
+                          "points": max_points if passed else 0.0, "max_points": max_points,
+                          "passed": passed, "mistake": verdict.get("mistake"),
+                          "reason": (verdict.get("message") or "").split("\n")[0][:300],
+                          "flags": list(verdict.get("flags", [])), "seconds": verdict.get("seconds")})
+        timing = [n["message"] for n in info.get("notes", []) if n.get("kind") == "timing"]
+        if timing and isinstance(timing[-1], dict):
+            found.append({"kind": "notebook", "time": now, "run": _RUN, "student": student,
+                          "assignment": assignment, "notebook": notebook,
+                          "seconds": round(sum(timing[-1].values()), 3)})
+        try:
+            records.append_verdicts(os.getcwd(), found)
+        except (OSError, ValueError) as exc:
+            self.log.warning("could not write the grading records of %s: %s", "/".join(self._who), exc)
 
     # --- handoff between a worker and the parent ------------------------------------------------
 

@@ -129,13 +129,19 @@ def write_new(path, data):
 
 
 def read_regular(path, limit):
-    """Read a regular file the kernel wrote, refusing links, pipes and oversized files."""
+    """Read a regular file the kernel wrote, refusing links, pipes, directories and files
+    over ``limit`` bytes (checked before a byte is read)."""
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    with os.fdopen(fd, "rb") as fh:
-        info = os.fstat(fh.fileno())
+    try:
+        info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
             raise ValueError("not a regular file of reasonable size")
-        return fh.read(limit + 1)
+        with os.fdopen(fd, "rb") as fh:
+            fd = None
+            return fh.read(limit + 1)
+    finally:
+        if fd is not None:
+            os.close(fd)
 
 
 class KernelSession:
@@ -220,7 +226,7 @@ class KernelSession:
                 data = read_regular(reply, limit)
             except FileNotFoundError:
                 raise StudentCodeError("returned nothing the grader could read") from None
-            except ValueError:
+            except (OSError, ValueError):
                 raise StudentCodeError(f"returned more data than its answer needs (over {limit} "
                                        "bytes) or an unreadable reply") from None
             try:
@@ -354,7 +360,12 @@ def verdict_for_cell(session, source, seed=None):
                 break
             cell_seed, cases = _check_params(check)
             for s in ([cell_seed] if seed is None else [cell_seed, seed]):
-                passed, message, mistake, flags = check_once(session, check, s, cases)
+                try:
+                    passed, message, mistake, flags = check_once(session, check, s, cases)
+                except Exception as exc:  # whatever the kernel did, this exercise fails alone
+                    passed, mistake, flags = False, None, []
+                    message = (f"✗ {check.exercise_id}: the grader could not check your answer "
+                               f"({type(exc).__name__})")
                 if not passed:
                     result.update(passed=False, message=message, mistake=mistake, flags=flags)
                     break
