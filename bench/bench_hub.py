@@ -144,6 +144,20 @@ def check_collection(hub: TrialHub, round_: int) -> int:
     return len(right)
 
 
+def resident_mb(user: str) -> float:
+    """Resident memory of everything `user` runs (their server), in MB."""
+    import pwd
+    from nnlab.hub.accounts import processes_of
+    total = 0
+    for pid in processes_of(pwd.getpwnam(user).pw_uid):
+        try:
+            with open(f"/proc/{pid}/status") as status:
+                total += next(int(line.split()[1]) for line in status if line.startswith("VmRSS"))
+        except (OSError, StopIteration):
+            pass
+    return total / 1024
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
@@ -186,6 +200,7 @@ def main() -> int:
             first = [f.result() for f in as_completed(futures)]
         round_seconds = time.monotonic() - round_began
         collected_1 = check_collection(hub, 1)
+        memory = [resident_mb(u) for u in hub.students]
 
         # One student alone, repeating what can be repeated: the baseline.
         alone = []
@@ -231,6 +246,8 @@ def main() -> int:
     report(f"round 1: {STUDENTS} students at once, {round_seconds:.1f} s", first, baseline)
     report(f"round 2: {STUDENTS} resubmissions, hub killed with {in_flight} in flight, "
            f"{round2_seconds:.1f} s", second, baseline)
+    print(f"  memory per student's server (no kernel running): median {statistics.median(memory):.0f} MB, "
+          f"max {max(memory):.0f} MB")
     print(f"  collected after round 1: {collected_1}/{STUDENTS}, each with its own answer")
     print(f"  hub killed (SIGKILL) and back in {restart_seconds:.1f} s; requests retried while "
           f"it was away: {len(retries)}")

@@ -90,6 +90,16 @@ def test_generated_config_round_trips_and_loads(tmp_path):
     assert c.Spawner.cmd == ["/srv/nnlab/env/bin/jupyterhub-singleuser"]
 
 
+def test_extra_config_is_loaded_last(tmp_path):
+    extra = write(tmp_path, "c.JupyterHub.authenticator_class = 'shared-password'\n", "site.py")
+    settings = settings_in(tmp_path, extra_config=str(extra))
+    settings.write_config()
+    from traitlets.config.loader import PyFileConfigLoader
+    c = PyFileConfigLoader("jupyterhub_config.py", path=str(tmp_path)).load_config()
+    assert c.JupyterHub.authenticator_class == "shared-password"
+    assert c.JupyterHub.cleanup_servers is False   # the course's settings are still there
+
+
 def test_unknown_setting_is_refused(tmp_path):
     path = write(tmp_path, '{"state_dir": "/x", "prot": 1}', "settings.json")
     with pytest.raises(ValueError, match=r"unknown settings \['prot'\]"):

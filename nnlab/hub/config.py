@@ -26,7 +26,7 @@ CONFIG_FILE = """\
 from nnlab.hub.config import configure, load_settings
 
 configure(c, load_settings({settings!r}))  # noqa: F821
-"""
+{extra}"""
 
 
 @dataclass
@@ -45,6 +45,7 @@ class HubSettings:
     student_pythonpath: str | None = None   # the student edition of nnlab, when there is one
     api_tokens: dict[str, str] = field(default_factory=dict)  # service name -> token (admin)
     log_level: str = "INFO"
+    extra_config: str | None = None     # a jupyterhub_config.py of the site's own, loaded last
 
     @property
     def url(self) -> str:
@@ -68,7 +69,9 @@ class HubSettings:
     def write_config(self) -> Path:
         settings = self.save()
         path = Path(self.state_dir) / "jupyterhub_config.py"
-        path.write_text(CONFIG_FILE.format(settings=str(settings)))
+        extra = (f"\n# The site's own settings (--extra-config), loaded last.\n"
+                 f"load_subconfig({self.extra_config!r})  # noqa: F821\n") if self.extra_config else ""
+        path.write_text(CONFIG_FILE.format(settings=str(settings), extra=extra))
         os.chmod(path, 0o600)
         return path
 

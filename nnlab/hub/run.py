@@ -172,6 +172,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="grading configuration to copy into the course")
     p.add_argument("--env", default=str(environment.DEFAULT),
                    help="the single-user environment, built from this repository if needed")
+    p.add_argument("--extra-config", help="a jupyterhub_config.py of your own, loaded after the "
+                   "course's (another login, say)")
     p.add_argument("--proxy", help="configurable-http-proxy executable")
     p.add_argument("--reset-passwords", action="store_true", help="give everyone a new password")
     p.add_argument("--setup-only", action="store_true", help="prepare everything, start nothing")
@@ -190,6 +192,7 @@ def cmd_hub(args) -> int:
             exchange=os.path.abspath(args.exchange),
             students=[p.username for p in roster.students],
             instructors=[p.username for p in roster.instructors],
+            extra_config=os.path.abspath(args.extra_config) if args.extra_config else None,
             python_bin=str(python_bin), ip=args.ip, port=args.port, hub_port=args.hub_port, proxy_api_port=args.proxy_api_port)
         prepare(settings, roster, Path(args.lessons), Path(args.course_config), args.reset_passwords)
     except (HubError, accounts.AccountError, environment.SingleUserEnvError, ValueError,
