@@ -8,6 +8,7 @@
   times a float64 scalar tensor stays float32; two tensors with dimensions promote as numpy does.
 * A Python number takes the tensor's dtype when it fits its category: float32 tensor * 0.5 is
   float32; int64 tensor * 0.5 is the default float dtype, float32 (numpy: float64).
+* x ** 2 and x ** 3 are computed as PyTorch computes them (x*x, x*x*x), to the same last bit.
 """
 import builtins
 
@@ -136,6 +137,15 @@ def promote(x, y):
         return x, y
     dtype = result_type(x, y)
     return x.astype(dtype, copy=False), y.astype(dtype, copy=False)
+
+
+def power(x, p):
+    """x ** p on arrays, as PyTorch computes it: x*x for 2 and x*x*x for 3; 0 ** -1 is inf, quietly."""
+    from .errors import broadcast
+    if p.ndim == 0 and p in (2, 3):
+        return x * x if p == 2 else x * x * x
+    with np.errstate(all="ignore"):
+        return broadcast(np.power, x, p)
 
 
 def floating(array):

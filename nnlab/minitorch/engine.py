@@ -1,15 +1,13 @@
-"""The autodiff core of minitorch: a numpy array that remembers how it was made.
-
-Read it top to bottom, like micrograd. A Tensor holds its values in ``array``. An operation on
-tensors that require grad gives its output a ``grad_fn``: a Node holding the operation's backward,
-a plain function from dL/dout to (dL/dinput, ...). ``backward()`` orders the nodes, each before
-the nodes of its inputs, walks them and adds up the gradients; leaves get theirs in ``.grad``.
-PyTorch's other rules (dtypes, errors, guards, more operations) live in the other modules.
+"""The autodiff core of minitorch, read top to bottom like micrograd. A Tensor holds its values in
+``array``; an operation on tensors that require grad gives its output a ``grad_fn``, a Node holding
+the operation's backward: a plain function from dL/dout to (dL/dinput, ...). ``backward()`` orders
+the nodes, each before those of its inputs, walks them and adds up the gradients; leaves get theirs
+in ``.grad``. PyTorch's other rules (dtypes, errors, guards, more operations) are in other modules.
 """
 import numpy as np
 
 from . import errors, grad_mode
-from .dtypes import as_array, promote, wrap_number
+from .dtypes import as_array, power, promote, to_numpy_dtype, wrap_number
 from .errors import broadcast
 
 
@@ -42,8 +40,7 @@ def record(name, array, inputs, backward, saved=()):
 
 
 class Tensor:
-    """An n-dimensional array of one dtype, and its place in the graph. ``requires_grad`` and
-    ``grad`` are properties over ``_requires_grad`` and ``_grad`` with PyTorch's checks (tensor_api.py)."""
+    """An array and its place in the graph (requires_grad, grad: properties in tensor_api.py)."""
 
     __array_ufunc__ = None  # numpy leaves `number * tensor` to the Tensor
     is_leaf = property(lambda self: self.grad_fn is None, doc="made by you, not by an operation")
@@ -100,7 +97,7 @@ class Tensor:
         """Sum over dim (int or tuple; None: all). Integers and bools sum to int64, as in PyTorch."""
         x = self.array if self.array.dtype.kind == "f" else self.array.astype(np.int64)
         axis = tuple(dim) if isinstance(dim, (list, tuple)) else dim
-        out = np.sum(x, axis=axis, keepdims=keepdim, dtype=None if dtype is None else as_array(0, dtype).dtype)
+        out = np.sum(x, axis=axis, keepdims=keepdim, dtype=None if dtype is None else to_numpy_dtype(dtype))
 
         def backward(g):                # g: (shape of x, without the summed axes unless keepdim)
             return (np.broadcast_to(g if axis is None or keepdim else np.expand_dims(g, axis), x.shape),)
@@ -111,14 +108,6 @@ class Tensor:
         (optional for a one-element self). Frees the graph's saved tensors unless retain_graph."""
         run_backward([self], [errors.root_gradient(self, gradient, create_graph, inputs=inputs)],
                      bool(retain_graph), True)
-
-
-def power(x, p):
-    """x ** p as PyTorch computes it: x*x for 2 and x*x*x for 3 (same last bits); 0 ** -1 is inf, quietly."""
-    if p.ndim == 0 and p in (2, 3):
-        return x * x if p == 2 else x * x * x
-    with np.errstate(all="ignore"):
-        return broadcast(np.power, x, p)
 
 
 def sum_to(g, shape):
