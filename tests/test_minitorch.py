@@ -63,7 +63,8 @@ def check_gradients(f, *arrays, seed=0):
         assert x.grad.shape == x.shape, f"input {k}: grad shape {x.grad.shape}, tensor shape {x.shape}"
         assert x.grad.dtype == mt.float64
         err = rel_error(x.grad.numpy(), want)
-        assert err < TOL, f"input {k} (shape {x.shape}): relative error {err:.2e}\ngot\n{x.grad.numpy()}\nexpected\n{want}"
+        assert err < TOL, (f"input {k} (shape {x.shape}): relative error {err:.2e}\n"
+                           f"got\n{x.grad.numpy()}\nexpected\n{want}")
     return out
 
 
@@ -580,7 +581,8 @@ def test_dtypes_follow_torch():
 def test_factories_values():
     np.testing.assert_allclose(mt.linspace(-1, 1, 5, dtype=mt.float64).numpy(), [-1, -0.5, 0, 0.5, 1])
     assert mt.linspace(0, 1, 3, dtype=mt.float64).dtype == mt.float64
-    np.testing.assert_array_equal(mt.linspace(-np.pi, np.pi, 7).numpy(), np.linspace(-np.pi, np.pi, 7).astype(np.float32))
+    np.testing.assert_array_equal(mt.linspace(-np.pi, np.pi, 7).numpy(),
+                                  np.linspace(-np.pi, np.pi, 7).astype(np.float32))
     assert mt.full((2, 2), 7.0).numpy().tolist() == [[7.0, 7.0], [7.0, 7.0]]
     assert mt.ones(3).sum().item() == 3.0 and mt.zeros(3).sum().item() == 0.0
     source = np.array([1.0, 2.0])

@@ -25,8 +25,8 @@ from .engine import Tensor
 from .errors import not_implemented
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .ops import (abs, allclose, argmax, argmin, cat, clamp, clone, cos, dot, equal, exp, flatten, isclose, log,
-                  log_softmax, matmul, max, maximum, mean, min, minimum, mm, norm, permute, relu, reshape, sigmoid, sign,
-                  sin, softmax, sqrt, square, squeeze, stack, std, t, tanh, transpose, unsqueeze, var, where)
+                  log_softmax, matmul, max, maximum, mean, min, minimum, mm, norm, permute, relu, reshape, sigmoid,
+                  sign, sin, softmax, sqrt, square, squeeze, stack, std, t, tanh, transpose, unsqueeze, var, where)
 from .tensor_api import Size
 
 

@@ -58,8 +58,9 @@ def root_gradient(tensor, gradient, create_graph, index=0, inputs=None):
     if not hasattr(gradient, "grad_fn"):
         raise TypeError(f"gradients can be either Tensors or None, but got {type(gradient).__name__}")
     if gradient.array.shape != tensor.array.shape:
-        raise RuntimeError(f"Mismatch in shape: grad_output[{index}] has a shape of torch.Size({size(gradient.array.shape)}) "
-                           f"and output[{index}] has a shape of torch.Size({size(tensor.array.shape)}).")
+        raise RuntimeError(f"Mismatch in shape: grad_output[{index}] has a shape of "
+                           f"torch.Size({size(gradient.array.shape)}) and output[{index}] has a shape of "
+                           f"torch.Size({size(tensor.array.shape)}).")
     return gradient.array.astype(tensor.array.dtype, copy=False)
 
 
@@ -77,8 +78,9 @@ def check_grad_assignment(tensor, grad):
     if not hasattr(grad, "grad_fn"):
         raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of type {type(grad).__name__}")
     if grad.array.shape != tensor.array.shape:
-        raise RuntimeError(f"attempting to assign a gradient of size '{size(grad.array.shape)}' to a tensor of size "
-                           f"'{size(tensor.array.shape)}'. Please ensure that the gradient and the tensor are the same size")
+        raise RuntimeError(f"attempting to assign a gradient of size '{size(grad.array.shape)}' to a tensor of "
+                           f"size '{size(tensor.array.shape)}'. Please ensure that the gradient and the tensor are "
+                           f"the same size")
     if grad.array.dtype != tensor.array.dtype:
         raise RuntimeError(f"attempting to assign a gradient with dtype '{grad.dtype}' to a tensor with dtype "
                            f"'{tensor.dtype}'. The gradient must match the tensor's dtype.")
@@ -139,12 +141,14 @@ def check_matmul(x, y):
     if x.dtype != y.dtype:
         names = {"Float": "float", "Double": "double", "Long": "long", "Int": "int", "Half": "c10::Half"}
         a, b = (to_torch_dtype(d).type_name for d in (x.dtype, y.dtype))
-        raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: {names.get(a, a)} != {names.get(b, b)}")
+        raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
+                           f"{names.get(a, a)} != {names.get(b, b)}")
     k = y.shape[-2] if y.ndim > 1 else y.shape[0]
     if x.shape[-1] != k:
         if x.ndim == 1 and y.ndim == 1:
-            raise RuntimeError(f"inconsistent tensor size, expected tensor [{x.shape[0]}] and src [{y.shape[0]}] to have "
-                               f"the same number of elements, but got {x.shape[0]} and {y.shape[0]} elements respectively")
+            raise RuntimeError(f"inconsistent tensor size, expected tensor [{x.shape[0]}] and src [{y.shape[0]}] "
+                               f"to have the same number of elements, but got {x.shape[0]} and {y.shape[0]} "
+                               f"elements respectively")
         rows = lambda a: a.shape[0] if a.ndim <= 2 else int(np.prod(a.shape[:-1]))
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows(x) if x.ndim > 1 else 1}x{x.shape[-1]} "
                            f"and {k}x{y.shape[-1] if y.ndim > 1 else 1})")

@@ -38,7 +38,35 @@ def rsub(input, other):                 # other - input, for a number or array o
 
 
 def neg(input):
+    if input.array.dtype == np.bool_:
+        raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. If you are trying to "
+                           "invert a mask, use the `~` or `logical_not()` operator instead.")
     return record("NegBackward0", np.negative(input.array), (input,), lambda g: (-g,))
+
+
+def _no_derivative(name):
+    def backward(g):
+        raise RuntimeError(f"derivative for aten::{name} is not implemented")
+    return backward
+
+
+def floor_divide(input, other):
+    """input // other, rounded down; it has no gradient (backward through it raises, as in PyTorch)."""
+    other, x, y = input._operands(other)
+    with np.errstate(all="ignore"):
+        out = broadcast(np.floor_divide, x, y)
+    return record("NotImplemented", out, (input, other), _no_derivative("floor_divide"))
+
+
+def remainder(input, other):
+    """input % other, with the sign of other (as Python and PyTorch); d/dinput = 1."""
+    other, x, y = input._operands(other)
+    with np.errstate(all="ignore"):
+        out = broadcast(np.remainder, x, y)
+
+    def backward(g):                    # g: (shape of out); PyTorch has no derivative for other
+        return g, (_no_derivative("remainder")(g) if other.requires_grad else None)
+    return record("RemainderBackward0", out, (input, other), backward)
 
 
 def div(input, other):
@@ -298,7 +326,8 @@ def norm(input, p=2, dim=None, keepdim=False):
 def dot(input, other):
     """Inner product of two 1-D tensors."""
     if input.array.ndim != 1 or tensor_of(other).array.ndim != 1:
-        raise RuntimeError(f"1D tensors expected, but got {input.array.ndim}D and {tensor_of(other).array.ndim}D tensors")
+        raise RuntimeError(f"1D tensors expected, but got {input.array.ndim}D and "
+                           f"{tensor_of(other).array.ndim}D tensors")
     return input @ other
 
 
@@ -384,7 +413,8 @@ def unsqueeze(input, dim):
 def squeeze(input, dim=None):
     x = input.array
     axes = tuple(i for i, n in enumerate(x.shape) if n == 1) if dim is None else \
-        tuple(d % builtins.max(x.ndim, 1) for d in (dim if isinstance(dim, tuple) else (dim,)) if x.ndim and x.shape[d] == 1)
+        tuple(d % builtins.max(x.ndim, 1) for d in (dim if isinstance(dim, tuple) else (dim,))
+              if x.ndim and x.shape[d] == 1)
     return _view("SqueezeBackward0", input, np.squeeze(x, axes), lambda g: (g.reshape(x.shape),))
 
 
@@ -415,7 +445,8 @@ def expand(input, *sizes):
         out = np.broadcast_to(x, shape)
     except ValueError:
         raise RuntimeError(f"The expanded size of the tensor must match the existing size at a non-singleton "
-                           f"dimension: target sizes {errors.size(sizes)}, tensor sizes {errors.size(x.shape)}") from None
+                           f"dimension: target sizes {errors.size(sizes)}, "
+                           f"tensor sizes {errors.size(x.shape)}") from None
     return _view("ExpandBackward0", input, out, lambda g: (g,))  # the engine sums g back to x's shape
 
 
@@ -432,6 +463,8 @@ def getitem(input, index):
     x = input.array
     out = x[index]
     parts = index if isinstance(index, tuple) else (index,)
+    if any(isinstance(i, slice) and i.step is not None and i.step < 1 for i in parts):
+        raise ValueError("step must be greater than zero")
     advanced = any(isinstance(i, (list, np.ndarray)) for i in parts)
     name = "IndexBackward0" if advanced else ("SelectBackward0" if any(isinstance(i, int) for i in parts)
                                               else "SliceBackward0")

@@ -72,7 +72,8 @@ def _tensor(array, indent, summarize, formatter):
         return _vector(array, indent, summarize, formatter)
     if summarize and array.shape[0] > 2 * EDGEITEMS:
         rows = ([_tensor(array[i], indent + 1, summarize, formatter) for i in range(EDGEITEMS)] + ["..."]
-                + [_tensor(array[i], indent + 1, summarize, formatter) for i in range(len(array) - EDGEITEMS, len(array))])
+                + [_tensor(array[i], indent + 1, summarize, formatter)
+                   for i in range(len(array) - EDGEITEMS, len(array))])
     else:
         rows = [_tensor(array[i], indent + 1, summarize, formatter) for i in range(array.shape[0])]
     return "[" + ("," + "\n" * (array.ndim - 1) + " " * (indent + 1)).join(rows) + "]"

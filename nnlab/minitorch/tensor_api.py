@@ -6,7 +6,7 @@ import numpy as np
 
 from . import errors, grad_mode, ops
 from .printing import tensor_repr
-from .dtypes import bool_, float16, float32, float64, int32, int64, to_torch_dtype, wrap_number
+from .dtypes import bool_, float16, float32, float64, int32, int64, to_numpy_dtype, to_torch_dtype, wrap_number
 from .engine import Node, Tensor, make, record
 
 
@@ -106,6 +106,27 @@ def _cuda(self, *args, **kwargs):
     raise errors.not_implemented("CUDA (tensor.cuda())", "minitorch computes on the CPU with numpy")
 
 
+def detach_(self):
+    """Make this tensor a leaf that does not require grad, in place."""
+    if self._base is not None:
+        raise RuntimeError("Can't detach views in-place. Use detach() instead.")
+    self.grad_fn, self._requires_grad = None, False
+    return self
+
+
+def _new(fill):
+    def new(self, *size, dtype=None, device=None, requires_grad=False):
+        shape = tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) else size
+        t = make(fill(shape, self.array.dtype if dtype is None else to_numpy_dtype(dtype)))
+        return requires_grad_(t, requires_grad)
+    return new
+
+
+def _new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+    from . import creation
+    return creation.tensor(data, dtype=self.dtype if dtype is None else dtype, requires_grad=requires_grad)
+
+
 def requires_grad_(self, requires_grad=True):
     self.requires_grad = requires_grad
     return self
@@ -171,7 +192,9 @@ def _setitem(self, index, value):
 
 
 def fill_(self, value):
-    return _inplace(self, lambda t, v: record("FillBackward0", np.full_like(t.array, v), (t,), lambda g: (None,)), value)
+    def fill(t, v):
+        return record("FillBackward0", np.full_like(t.array, v), (t,), lambda g: (None,))
+    return _inplace(self, fill, value)
 
 
 def zero_(self):
@@ -269,7 +292,10 @@ METHODS = {
     "element_size": lambda self: self.array.itemsize,
     "is_floating_point": lambda self: self.array.dtype.kind == "f",
     "item": item, "tolist": lambda self: self.array.tolist(), "numpy": numpy,
-    "detach": detach, "clone": ops.clone, "contiguous": lambda self: self, "cpu": lambda self: self,
+    "detach": detach, "detach_": detach_, "clone": ops.clone,
+    "new_zeros": _new(np.zeros), "new_ones": _new(np.ones), "new_empty": _new(np.zeros), "new_tensor": _new_tensor,
+    "new_full": lambda self, size, fill_value, dtype=None, **kw: _new(lambda s, d: np.full(s, fill_value, d))(
+        self, size, dtype=dtype, **kw), "contiguous": lambda self: self, "cpu": lambda self: self,
     "cuda": _cuda, "to": to,
     "double": lambda self: ops.to_dtype(self, float64), "float": lambda self: ops.to_dtype(self, float32),
     "half": lambda self: ops.to_dtype(self, float16), "long": lambda self: ops.to_dtype(self, int64),
@@ -286,6 +312,10 @@ METHODS = {
     "__sub__": ops.sub, "__neg__": ops.neg, "neg": ops.neg, "__truediv__": ops.div, "__abs__": ops.abs,
     "__radd__": _reflected(Tensor.__add__), "__rmul__": _reflected(Tensor.__mul__), "__rsub__": _reflected(ops.rsub),
     "__rtruediv__": _reflected(ops.rdiv), "__rpow__": _reflected(ops.rpow),
+    "__floordiv__": ops.floor_divide, "__mod__": ops.remainder, "floor_divide": ops.floor_divide,
+    "remainder": ops.remainder,
+    "__rfloordiv__": _reflected(lambda self, other: ops.floor_divide(ops.tensor_of(other, self.array), self)),
+    "__rmod__": _reflected(lambda self, other: ops.remainder(ops.tensor_of(other, self.array), self)),
     "__rmatmul__": _reflected(lambda self, other: ops.tensor_of(other) @ self),
     "add": lambda self, other: self + other, "sub": ops.sub, "mul": lambda self, other: self * other,
     "div": ops.div, "pow": lambda self, exponent: self ** exponent, "matmul": ops.matmul, "mm": ops.mm,
@@ -310,7 +340,8 @@ METHODS = {
     "__getitem__": ops.getitem,
     "exp": ops.exp, "log": ops.log, "sin": ops.sin, "cos": ops.cos, "tanh": ops.tanh, "sigmoid": ops.sigmoid,
     "sqrt": ops.sqrt, "abs": ops.abs, "square": ops.square, "sign": ops.sign, "var": ops.var, "std": ops.std,
-    "norm": ops.norm, "dot": ops.dot, "allclose": ops.allclose, "isclose": ops.isclose, "equal": ops.equal, "relu": ops.relu, "clamp": ops.clamp, "clip": ops.clamp,
+    "norm": ops.norm, "dot": ops.dot, "allclose": ops.allclose, "isclose": ops.isclose, "equal": ops.equal,
+    "relu": ops.relu, "clamp": ops.clamp, "clip": ops.clamp,
     "clamp_min": ops.clamp_min, "maximum": ops.maximum, "minimum": ops.minimum,
     "mean": ops.mean, "max": ops.max, "min": ops.min, "argmax": ops.argmax, "argmin": ops.argmin,
     "log_softmax": ops.log_softmax, "softmax": ops.softmax,
