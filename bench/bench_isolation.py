@@ -1,19 +1,20 @@
 """Isolation: an honest notebook graded alone, then beside a CPU hog and a fork bomb.
 
-    python bench/bench_isolation.py [--lesson 01_jacobians] [--hostile-seconds 60] [--unconfined]
+    python bench/bench_isolation.py [--lesson 01_jacobians] [--honest 4] [--hostile-seconds 60] [--unconfined]
 
-Builds a temporary course from notebooks/ and three submissions of one lesson:
+Builds a temporary course from notebooks/ and submissions of one lesson:
 
-- ``honest``: the master's solutions (what a good student hands in);
+- ``honest0`` ... : copies of the master's solutions (what a good student hands in), graded
+  one after another so that the figure is not one short notebook's noise;
 - ``hog``: the same, plus a cell that starts 250 ``setsid`` children busy-looping for
   ``--hostile-seconds`` and waits for them;
 - ``bomb``: the same, plus a cell in which every process forks as fast as it can for
   ``--hostile-seconds`` (a fork bomb).
 
-It grades ``honest`` alone (``-j 1``), then ``honest`` + ``hog`` with ``-j 2``, then all three with
-``-j 3``, each in this run, and prints the honest notebook's score in every run (it must not
-change) and its time (kernel start + cells + the grader's checks, as the worker measured it)
-against its time alone. The target is at most 1.5x: a neighbour may share the machine, not
+It grades the honest copies alone (``-j 1``), then with ``hog`` (``-j 2``), then with ``hog`` and
+``bomb`` (``-j 3``), each in this run, and prints the honest notebooks' score in every run (it
+must not change) and their time (kernel start + cells + the grader's checks, as the worker
+measured it, summed) against their time alone. The target is at most 1.5x: a neighbour may share the machine, not
 take it. ``-j 3`` puts three workers on a 2-core machine, so there the honest worker's fair
 share is two thirds of a core.
 
@@ -93,6 +94,7 @@ def make_course(root, lesson, extra_config=""):
 
 
 def submissions(course, lesson, folder, kinds, seconds):
+    """Hostile ones first: the workers start them before the honest copies."""
     master = synthetic.read_notebook(os.path.join(course, "..", "notebooks"), lesson)
     release = synthetic.read_notebook(os.path.join(course, "release"), lesson)
     for kind in kinds:
@@ -120,13 +122,13 @@ def grade(course, lesson, kinds, jobs, seconds, label):
     with open(events, "rb") as fh:
         fh.seek(offset)
         records = [json.loads(line) for line in fh.read().decode().splitlines() if line.strip()]
-    honest = [r for r in records if r.get("student") == "honest"]
-    timing = [r["message"] for r in honest if r.get("kind") == "timing"][-1]
-    seconds_honest = sum(timing[k] for k in ("kernel_start", "imports", "execution", "verdicts"))
+    honest = [r for r in records if str(r.get("student")).startswith("honest")]
+    timings = [r["message"] for r in honest if r.get("kind") == "timing"]
+    seconds_honest = sum(t[k] for t in timings for k in ("kernel_start", "imports", "execution", "verdicts"))
     notes = [r["message"] for r in honest if r.get("kind") != "timing"]
     score = sum(auto or 0 for student, _, _, _, auto, *_ in gradebook_rows(f"sqlite:///{course}/gradebook.db")
-                if student == "honest")
-    print(f"{label:42s} honest score {score:4g}   honest time {seconds_honest:6.1f} s   "
+                if student.startswith("honest"))
+    print(f"{label:36s} honest score {score:4g}   honest time {seconds_honest:6.1f} s   "
           f"(run wall time {wall:5.1f} s)", flush=True)
     return score, seconds_honest, notes
 
@@ -134,6 +136,7 @@ def grade(course, lesson, kinds, jobs, seconds, label):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lesson", default="01_jacobians")
+    parser.add_argument("--honest", type=int, default=4, help="honest copies graded in each run")
     parser.add_argument("--hostile-seconds", type=int, default=60)
     parser.add_argument("--unconfined", action="store_true",
                         help="also grade honest + hog with -j 2 without cgroups and per-worker uids")
@@ -145,14 +148,16 @@ def main():
     try:
         course = make_course(os.path.join(base, "confined"), args.lesson)
         seconds = args.hostile_seconds
-        print(f"lesson {args.lesson}, hostile cells run {seconds} s; {os.cpu_count()} cores")
-        alone_score, alone, notes = grade(course, args.lesson, ["honest"], 1, seconds, "honest alone, -j 1")
-        runs = [grade(course, args.lesson, ["honest", "hog"], 2, seconds, "honest + hog, -j 2"),
-                grade(course, args.lesson, ["honest", "hog", "bomb"], 3, seconds, "honest + hog + fork bomb, -j 3")]
+        honest = [f"honest{i}" for i in range(args.honest)]
+        print(f"lesson {args.lesson}, {args.honest} honest copies, hostile cells run {seconds} s; "
+              f"{os.cpu_count()} cores")
+        alone_score, alone, notes = grade(course, args.lesson, honest, 1, seconds, "honest alone, -j 1")
+        runs = [grade(course, args.lesson, ["hog"] + honest, 2, seconds, "honest + hog, -j 2"),
+                grade(course, args.lesson, ["hog", "bomb"] + honest, 3, seconds, "honest + hog + fork bomb, -j 3")]
         if args.unconfined:
             loose = make_course(os.path.join(base, "unconfined"), args.lesson, UNCONFINED)
-            grade(loose, args.lesson, ["honest"], 1, seconds, "unconfined: honest alone, -j 1")
-            runs.append(grade(loose, args.lesson, ["honest", "hog"], 2, seconds, "unconfined: honest + hog, -j 2"))
+            grade(loose, args.lesson, honest, 1, seconds, "unconfined: honest alone, -j 1")
+            runs.append(grade(loose, args.lesson, ["hog"] + honest, 2, seconds, "unconfined: honest + hog, -j 2"))
         print()
         ok = True
         for (score, took, _), label in zip(runs, ["beside hog (-j 2)", "beside hog + bomb (-j 3)",
