@@ -167,36 +167,36 @@ class KernelSession:
         return run_sync(self._run)(code, timeout)
 
     async def _run(self, code, timeout):
+        # The shell reply says when the code is done: it does not depend on the kernel's
+        # output channel, which an oversized message may have cut.
         if self.dead:
             return "dead"
         msg_id = self.kc.execute(code, silent=False, store_history=False, allow_stdin=False)
         deadline = time.monotonic() + timeout
-        status = None
+        interrupted = False
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                if status == "interrupted":
+                if interrupted:
                     self.dead = True
                     return "timeout"
                 # Interrupt and give the kernel a few seconds to come back for the next check.
                 if self.interrupt is not None:
                     await self.interrupt()
-                status, deadline = "interrupted", time.monotonic() + 5.0
+                interrupted, deadline = True, time.monotonic() + 5.0
                 continue
             try:
-                msg = await self.kc.get_iopub_msg(timeout=min(remaining, 1.0))
+                msg = await self.kc.get_shell_msg(timeout=min(remaining, 1.0))
             except Empty:
                 if not await self.kc.is_alive():
                     self.dead = True
                     return "dead"
                 continue
-            if msg["parent_header"].get("msg_id") != msg_id:
+            if msg["parent_header"].get("msg_id") != msg_id or msg["msg_type"] != "execute_reply":
                 continue
-            kind = msg["msg_type"]
-            if kind == "error" and status != "interrupted":
-                status = "error"
-            elif kind == "status" and msg["content"]["execution_state"] == "idle":
-                return "timeout" if status == "interrupted" else status or "ok"
+            if interrupted:
+                return "timeout"
+            return "ok" if msg["content"].get("status") == "ok" else "error"
 
     def remaining(self):
         return float("inf") if self.deadline is None else self.deadline - time.monotonic()

@@ -42,6 +42,7 @@ import sys
 import tempfile
 import time
 
+import zmq
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import Bool, Dict, Enum, Float, Instance, Integer, List, Unicode
 from traitlets.config import Configurable
@@ -572,6 +573,9 @@ class Sandbox(Configurable):
     extra_ro_binds = List(
         [], help="More read-only paths for the kernel (data sets, other packages)."
     ).tag(config=True)
+    max_message_mb = Integer(
+        16, help="Largest message the grader accepts from a kernel, MiB (0 = no limit); an output "
+                 "is cut at SandboxedExecute.max_output_bytes long before.").tag(config=True)
     package_sources = Dict(
         {}, help="Directories shown in place of a package's own ({name: directory}); the grader "
                  "shows the student edition of nnlab, without the answer key, this way.").tag(config=True)
@@ -837,6 +841,15 @@ class SandboxedKernelManager(AsyncKernelManager):
         self.sandboxed = sandboxed
         # Interrupts travel as messages: a signal sent to bwrap would not reach the kernel.
         self.kernel_spec.interrupt_mode = "message"
+        # The grader's memory is not the student's: a message larger than this (one huge print)
+        # makes zmq drop it with the connection, which then comes back, instead of holding it.
+        if sandbox.max_message_mb:
+            self.context.setsockopt(zmq.MAXMSGSIZE, sandbox.max_message_mb * 2**20)
+
+    def client(self, **kwargs):
+        """A client on this manager's sockets' settings (and context, closed with it)."""
+        kwargs.setdefault("context", self.context)
+        return super().client(**kwargs)
 
     def format_kernel_cmd(self, extra_arguments=None):
         cmd = [self.sandbox.python, "-m", "ipykernel_launcher", "-f", self.connection_file]
