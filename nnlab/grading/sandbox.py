@@ -842,7 +842,8 @@ class SandboxedKernelManager(AsyncKernelManager):
         # Interrupts travel as messages: a signal sent to bwrap would not reach the kernel.
         self.kernel_spec.interrupt_mode = "message"
         # The grader's memory is not the student's: a message larger than this (one huge print)
-        # makes zmq drop it with the connection, which then comes back, instead of holding it.
+        # makes zmq drop it, and that output connection with it, instead of holding it. The
+        # notebook's later outputs are then lost; the grader's own calls use the shell channel.
         if sandbox.max_message_mb:
             self.context.setsockopt(zmq.MAXMSGSIZE, sandbox.max_message_mb * 2**20)
 
