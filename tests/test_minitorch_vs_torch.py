@@ -963,3 +963,67 @@ def test_float64_expressions_match_pytorch(name):
     assert out_ours.item() == pytest.approx(out_theirs.item(), rel=1e-12)
     for mine, ref in zip(ours, theirs):
         np.testing.assert_allclose(mine.grad.numpy(), ref.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+# ----- dtype promotion, exhaustively: every pair of dtypes, 0-dim and with dimensions, and Python numbers -----
+DTYPES = ["bool", "uint8", "int8", "int16", "int32", "int64", "float16", "float32", "float64"]
+OPERATORS = {
+    "+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b, "/": lambda a, b: a / b,
+    "<": lambda a, b: a < b, "**": lambda a, b: a ** b, "where": None,
+}
+
+
+def operand(t, kind, dims):
+    """A small tensor of the given dtype name (0-dim or 2 entries), or a Python number ("number:2.5")."""
+    if kind.startswith("number:"):
+        return eval(kind.split(":")[1])
+    values = [True, False] if kind == "bool" else [3, 2]
+    return t.tensor(values[0] if dims == 0 else values, dtype=getattr(t, kind))
+
+
+@pytest.mark.parametrize("op", sorted(OPERATORS))
+def test_dtype_promotion_matches_pytorch(op):
+    kinds = DTYPES + ["number:True", "number:2", "number:2.5"]
+    mismatches = []
+    for left in DTYPES:
+        for right in kinds:
+            for dims in [(1, 1), (1, 0), (0, 1), (0, 0)]:
+                def program(t):
+                    a, b = operand(t, left, dims[0]), operand(t, right, dims[1])
+                    if op == "where":
+                        return t.where(t.tensor([True, False]), a, b)
+                    return OPERATORS[op](a, b)
+                theirs, ours = run(program, torch), run(program, mt)
+                if isinstance(theirs, dict) and theirs["dtype"] == "torch.float16":
+                    theirs["tensor"], ours["tensor"] = theirs["tensor"].astype(np.float32), ours["tensor"].astype(
+                        np.float32)  # half precision: compared to float32 tolerance after rounding
+                try:
+                    assert_same(ours, theirs, f"{left} {op} {right}, dims {dims}")
+                except AssertionError as mismatch:
+                    mismatches.append(str(mismatch).splitlines()[0])
+    assert not mismatches, f"{len(mismatches)} cases differ:\n" + "\n".join(mismatches[:20])
+
+
+UNARY = {
+    "exp": lambda t, a: a.exp(), "log": lambda t, a: a.log(), "sqrt": lambda t, a: a.sqrt(),
+    "sin": lambda t, a: t.sin(a), "tanh": lambda t, a: a.tanh(), "sigmoid": lambda t, a: a.sigmoid(),
+    "abs": lambda t, a: a.abs(), "neg": lambda t, a: -a, "relu": lambda t, a: a.relu(),
+    "sum": lambda t, a: a.sum(), "mean": lambda t, a: a.mean(), "max": lambda t, a: a.max(),
+    "clamp(min=0)": lambda t, a: a.clamp(min=0), "clamp(max=1.5)": lambda t, a: a.clamp(max=1.5),
+    "argmax": lambda t, a: a.argmax(), "float()": lambda t, a: a.float(), "sign": lambda t, a: a.sign(),
+    "square": lambda t, a: a.square(), "softmax": lambda t, a: a.softmax(0), "~": lambda t, a: ~a,
+    "repr": lambda t, a: repr(a), "item": lambda t, a: a[0].item(), "tolist": lambda t, a: a.tolist(),
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNARY))
+def test_unary_dtypes_match_pytorch(name):
+    mismatches = []
+    for kind in DTYPES:
+        theirs = run(lambda t: UNARY[name](t, operand(t, kind, 1)), torch)
+        ours = run(lambda t: UNARY[name](t, operand(t, kind, 1)), mt)
+        try:
+            assert_same(ours, theirs, f"{name} of {kind}")
+        except AssertionError as mismatch:
+            mismatches.append(str(mismatch).splitlines()[0])
+    assert not mismatches, "\n".join(mismatches)

@@ -142,6 +142,8 @@ def promote(x, y):
 def power(x, p):
     """x ** p on arrays, as PyTorch computes it: x*x for 2 and x*x*x for 3; 0 ** -1 is inf, quietly."""
     from .errors import broadcast
+    if x.dtype == np.bool_:  # a bool tensor to a Python bool: x ** True is x, x ** False is True
+        return x | ~p
     if p.ndim == 0 and p in (2, 3):
         return x * x if p == 2 else x * x * x
     with np.errstate(all="ignore"):

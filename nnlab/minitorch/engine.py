@@ -66,8 +66,8 @@ class Tensor:
         return record("MulBackward0", broadcast(np.multiply, x, y), (self, other), backward, saved)
 
     def __pow__(self, exponent):
+        errors.check_power(self, exponent)
         exponent, x, p = self._operands(exponent)
-        errors.check_integer_power(x, p)
         out = power(x, p)
 
         def backward(g):                # g: (shape of out); d(x**p)/dx = p x**(p-1), d/dp = x**p log x

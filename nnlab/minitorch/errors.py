@@ -154,9 +154,39 @@ def check_matmul(x, y):
                            f"and {k}x{y.shape[-1] if y.ndim > 1 else 1})")
 
 
-def check_integer_power(base, exponent):
-    if base.dtype.kind in "iu" and exponent.dtype.kind in "iu" and np.any(exponent < 0):
+def _is_bool(value):
+    return isinstance(value, (bool, np.bool_)) or getattr(getattr(value, "array", None), "dtype", None) == np.bool_
+
+
+def check_power(base, exponent):
+    """base ** exponent (tensors or numbers): PyTorch has no pow for two bools, except a bool tensor to a
+    Python bool; no integer to a negative integer power."""
+    if _is_bool(base) and _is_bool(exponent) and not isinstance(exponent, (bool, np.bool_)):
+        raise NotImplementedError('"pow" not implemented for \'Bool\'')
+    base, exponent = (v.array if hasattr(v, "grad_fn") else np.asarray(v) for v in (base, exponent))
+    if base.dtype.kind in "iub" and exponent.dtype.kind in "iu" and np.any(exponent < 0):
         raise RuntimeError("Integers to negative integer powers are not allowed.")
+
+
+def check_subtraction(a, b):
+    """PyTorch refuses - with a bool operand (tensor or Python bool)."""
+    bools = [_is_bool(a), _is_bool(b)]
+    if all(bools):
+        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or "
+                           "`logical_xor()` operator instead.")
+    if any(bools):
+        raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to "
+                           "invert a mask, use the `~` or `logical_not()` operator instead.")
+
+
+def check_not_bool(array, error, message):
+    if array.dtype == np.bool_:
+        raise error(message)
+
+
+def check_floating(array, kernel):
+    if array.dtype.kind != "f":
+        raise NotImplementedError(f'"{kernel}" not implemented for \'{to_torch_dtype(array.dtype).type_name}\'')
 
 
 def check_mean_dtype(array, name="mean"):

@@ -25,6 +25,7 @@ def tensor_of(value, like=None):
 
 # ----- arithmetic beyond the core -----
 def sub(input, other):
+    errors.check_subtraction(input, other)
     other, x, y = input._operands(other)
 
     def backward(g):                    # g: (shape of x - y)
@@ -33,6 +34,7 @@ def sub(input, other):
 
 
 def rsub(input, other):                 # other - input, for a number or array on the left
+    errors.check_subtraction(other, input)
     other, x, y = input._operands(other)
     return record("RsubBackward1", broadcast(np.subtract, y, x), (input, other), lambda g: (-g, g))
 
@@ -86,6 +88,7 @@ def rdiv(input, other):
 
 
 def rpow(input, base):
+    errors.check_power(base, input)
     base = tensor_of(base, input.array)
     out = base ** input
     if out.grad_fn is not None:
@@ -153,21 +156,25 @@ def sqrt(input):
 
 def abs(input):
     """|x|; d/dx = sign(x), 0 at 0 (as PyTorch)."""
+    errors.check_not_bool(input.array, NotImplementedError, '"abs_cpu" not implemented for \'Bool\'')
     return _elementwise("AbsBackward0", np.abs, lambda x, out: np.sign(x), input)
 
 
 def square(input):
-    return input * input
+    return input ** 2
 
 
 def sign(input):
     """-1, 0 or 1; its gradient is 0 everywhere (as PyTorch)."""
-    return record("SignBackward0", np.sign(input.array), (input,), lambda g: (np.zeros_like(g),))
+    x = input.array
+    out = x.copy() if x.dtype == np.bool_ else np.sign(x)
+    return record("SignBackward0", out, (input,), lambda g: (np.zeros_like(g),))
 
 
 def relu(input):
     """max(x, 0); d/dx = 1 where x > 0, else 0 (0 at the kink, as PyTorch). Keeps integer dtypes."""
     x = input.array
+    errors.check_not_bool(x, RuntimeError, "Boolean inputs not supported for relu")
     out = np.maximum(x, np.zeros((), x.dtype))
 
     def backward(g):                    # g: (shape of x)
@@ -292,11 +299,13 @@ def min(input, dim=None, keepdim=False, *, other=None):
 
 
 def argmax(input, dim=None, keepdim=False):
+    errors.check_not_bool(input.array, RuntimeError, "argmax(): does not support bool input")
     out = np.argmax(input.array, axis=dim, keepdims=keepdim) if dim is not None else np.argmax(input.array)
     return make(np.asarray(out, dtype=np.int64))
 
 
 def argmin(input, dim=None, keepdim=False):
+    errors.check_not_bool(input.array, RuntimeError, "argmin(): does not support bool input")
     out = np.argmin(input.array, axis=dim, keepdims=keepdim) if dim is not None else np.argmin(input.array)
     return make(np.asarray(out, dtype=np.int64))
 
@@ -346,9 +355,10 @@ def equal(input, other):
 def log_softmax(input, dim):
     """x - log(sum(exp(x), dim)), computed after subtracting the max (so +-1e4 stays finite);
     dL/dx = g - softmax(x) * sum(g, dim)."""
-    x = floating(input.array)
+    errors.check_floating(input.array, "log_softmax_lastdim_kernel_impl")
+    x = input.array.astype(np.float32) if input.array.dtype == np.float16 else input.array  # half: in float32
     shifted = x - np.max(x, axis=dim, keepdims=True)
-    out = shifted - np.log(np.sum(np.exp(shifted), axis=dim, keepdims=True))
+    out = (shifted - np.log(np.sum(np.exp(shifted), axis=dim, keepdims=True))).astype(input.array.dtype)
 
     def backward(g):                    # g: (shape of x)
         return (g - np.exp(out) * np.sum(g, axis=dim, keepdims=True),)
@@ -357,9 +367,10 @@ def log_softmax(input, dim):
 
 def softmax(input, dim):
     """exp(x) / sum(exp(x), dim); dL/dx = p * (g - sum(g * p, dim))."""
-    x = floating(input.array)
+    errors.check_floating(input.array, "softmax_lastdim_kernel_impl")
+    x = input.array.astype(np.float32) if input.array.dtype == np.float16 else input.array  # half: in float32
     e = np.exp(x - np.max(x, axis=dim, keepdims=True))
-    p = e / np.sum(e, axis=dim, keepdims=True)
+    p = (e / np.sum(e, axis=dim, keepdims=True)).astype(input.array.dtype)
 
     def backward(g):                    # g: (shape of x)
         return (p * (g - np.sum(g * p, axis=dim, keepdims=True)),)
