@@ -211,7 +211,9 @@ def cmd_hub(args) -> int:
         return 1
     print(f"course hub at {settings.url}  (logs in {settings.state_dir}; Ctrl-C stops it)", flush=True)
     stopping = []
+    # Ctrl-C and SIGTERM both end the loop below (a background start may have SIGINT ignored).
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    signal.signal(signal.SIGINT, lambda *_: stopping.append(True))
     try:
         while not stopping:
             if processes.hub.poll() is not None or processes.proxy.poll() is not None:
