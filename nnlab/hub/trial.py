@@ -3,7 +3,10 @@ accounts named ``nnlabt-<run>-...`` that are removed again (the browser test and
 benchmark run on one).
 
     with TrialHub.start(students=2) as hub:
-        hub.login_url, hub.passwords[hub.students[0]], hub.api("GET", "/users")
+        student = hub.students[0]
+        hub.url, hub.passwords[student]        # log in as the student in a browser
+        hub.spawn(student)                     # or start their server through the REST API
+        hub.server("GET", student, "assignments?course_id=nnlab")
 """
 from __future__ import annotations
 
