@@ -141,11 +141,12 @@ def promote(x, y):
 
 def power(x, p):
     """x ** p on arrays, as PyTorch computes it: x*x for 2 and x*x*x for 3; 0 ** -1 is inf, quietly."""
-    from .errors import broadcast
     if x.dtype == np.bool_:  # a bool tensor to a Python bool: x ** True is x, x ** False is True
         return x | ~p
-    if p.ndim == 0 and p in (2, 3):
-        return x * x if p == 2 else x * x * x
+    exponent = p.item() if p.ndim == 0 else None
+    if exponent == 2 or exponent == 3:
+        return x * x if exponent == 2 else x * x * x
+    from .errors import broadcast
     with np.errstate(all="ignore"):
         return broadcast(np.power, x, p)
 

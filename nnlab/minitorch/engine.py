@@ -19,7 +19,7 @@ class Node:
         # where each input's gradient goes: its own grad_fn, or the leaf itself if it requires grad
         self.next = [t.grad_fn or (t if t._requires_grad else None) for t in inputs]
         self.input_shapes = [(t.array.shape, t.array.dtype) for t in inputs]
-        self.saved = [(t, t._version) for t in saved if t is not None]  # checked before backward
+        self.saved = [(t, t._versions[0]) for t in saved if t is not None]  # checked before backward
         self.freed, self.retained = False, None  # retained: the tensor that called retain_grad()
 
 

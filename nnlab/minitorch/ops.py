@@ -25,7 +25,9 @@ def tensor_of(value, like=None):
 
 # ----- arithmetic beyond the core -----
 def sub(input, other):
-    errors.check_subtraction(input, other)
+    if input.array.dtype == np.bool_ or isinstance(other, (bool, np.bool_)) or \
+            isinstance(other, Tensor) and other.array.dtype == np.bool_:
+        errors.check_subtraction(input, other)
     other, x, y = input._operands(other)
 
     def backward(g):                    # g: (shape of x - y)
