@@ -8,6 +8,7 @@ never read the repository).  It is rebuilt only when the project's files change.
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
@@ -60,14 +61,21 @@ def ensure(project: Path, env: Path = DEFAULT, log=print) -> Path:
     project = project.resolve()
     if not (project / "pyproject.toml").is_file():
         raise SingleUserEnvError(f"{project}: no pyproject.toml (run from the repository root)")
+    for parent in reversed(env.parents):
+        if not parent.exists():
+            parent.mkdir(mode=0o755)
+    # One build at a time: a hub and a test may ask at once.
+    with open(env.parent / f".{env.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _ensure(project, env, log)
+
+
+def _ensure(project: Path, env: Path, log) -> Path:
     python = env / "bin" / "python"
     stamp = env / STAMP
     wanted = project_fingerprint(project)
     if stamp.is_file() and stamp.read_text().strip() == wanted and python.exists():
         return env / "bin"
-    for parent in reversed(env.parents):
-        if not parent.exists():
-            parent.mkdir(mode=0o755)
     if not python.exists():
         log(f"building the single-user environment in {env} (first time: a few minutes)")
         _run([base_python(), "-m", "venv", str(env)])
