@@ -149,4 +149,21 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     return tuple(result)
 
 
-__all__ = ["Function", "FunctionCtx", "grad", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled"]
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
+    """torch.autograd.backward: as tensor.backward(), for several outputs at once (their sum)."""
+    tensors = [tensors] if isinstance(tensors, Tensor) else list(tensors)
+    if grad_tensors is None or isinstance(grad_tensors, Tensor):
+        grad_tensors = [grad_tensors] * len(tensors)
+    roots = [errors.root_gradient(t, g, create_graph, i, inputs) for i, (t, g) in enumerate(zip(tensors, grad_tensors))]
+    run_backward(tensors, roots, bool(retain_graph), True)
+
+
+def __getattr__(name):
+    if name.startswith("__"):
+        raise AttributeError(name)
+    raise AttributeError(f"module 'nnlab.minitorch.autograd' has no attribute '{name}': torch.autograd.{name} is "
+                         f"part of PyTorch that minitorch does not implement")
+
+
+__all__ = ["Function", "FunctionCtx", "backward", "grad", "no_grad", "enable_grad", "set_grad_enabled",
+           "is_grad_enabled"]
