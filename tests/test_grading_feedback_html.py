@@ -89,6 +89,8 @@ def build_class(course_root, folder):
     nb = synthetic.with_mistakes(master, release, {"test_dg_dx": "negated"})
     nb.cells += [nbformat.v4.new_code_cell(source) for source in OUTPUT_CELLS]
     nb.cells.append(nbformat.v4.new_markdown_cell(MARKDOWN_CELL))
+    # A cell with markup shows as text as a whole; an ordinary one still renders, links included.
+    nb.cells.append(nbformat.v4.new_markdown_cell("An ordinary cell: [md-honest-link](https://example.org/ok)"))
     nb.cells.append(nbformat.v4.new_raw_cell(RAW_CELLS[0]))
     html_raw = nbformat.v4.new_raw_cell(RAW_CELLS[1])
     html_raw.metadata["raw_mimetype"] = "text/html"
@@ -100,9 +102,14 @@ def build_class(course_root, folder):
 
 
 @pytest.fixture(scope="module")
-def page(tmp_path_factory):
+def graded(tmp_path_factory):
     graded = grade_class(str(tmp_path_factory.mktemp("course")), [ONE], TEST_CONFIG, build_class)
     assert graded["grade"].returncode == 0, graded["grade"].stderr
+    return graded
+
+
+@pytest.fixture(scope="module")
+def page(graded):
     path = os.path.join(graded["course"], "feedback", "xss", ONE, ONE + ".html")
     with open(path, encoding="utf-8") as fh:
         return fh.read()
@@ -163,6 +170,21 @@ def executable_vectors(html):
 
 def test_feedback_has_no_executable_vector(page):
     assert executable_vectors(page) == []
+
+
+def test_the_formgrader_view_runs_nothing_the_student_wrote(graded):
+    """The formgrader renders the autograded notebook with nbconvert's stock HTML exporter, in
+    the instructor's Jupyter session: nothing active beyond what the exporter adds itself."""
+    from collections import Counter
+
+    from nbconvert import HTMLExporter
+    autograded = nbformat.read(os.path.join(graded["course"], "autograded", "xss", ONE, ONE + ".ipynb"),
+                               as_version=4)
+    release = nbformat.read(os.path.join(graded["course"], "release", ONE, ONE + ".ipynb"), as_version=4)
+    rendered, _ = HTMLExporter().from_notebook_node(autograded)
+    baseline, _ = HTMLExporter().from_notebook_node(release)
+    assert Counter(executable_vectors(rendered)) - Counter(executable_vectors(baseline)) == Counter()
+    assert "md-text-marker" in rendered and "plain-output-marker" in rendered
 
 
 def test_no_widget_or_mathjax_script(page):

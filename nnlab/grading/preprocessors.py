@@ -242,6 +242,22 @@ class SanitizeFeedback(NbGraderPreprocessor):
         return cell, resources
 
 
+_CODE = re.compile(r"(`{3,}|~{3,})[\s\S]*?(\1|\Z)|`+[^`]*`+")
+_ACTIVE_MARKUP = re.compile(r"<\s*[a-zA-Z!/?]|(javascript|vbscript|data)\s*:", re.IGNORECASE)
+
+
+class InertForInstructors(SanitizeFeedback):
+    """The autograded notebook, which the formgrader renders in the instructor's own Jupyter
+    session, keeps only inert output (as the feedback does), and a markdown cell with markup
+    or script links outside its code spans is shown as plain text: the lessons' own markdown
+    has none, so only what a student wrote is affected."""
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type == "markdown" and _ACTIVE_MARKUP.search(_CODE.sub("", str(cell.source))):
+            cell.cell_type = "raw"  # SanitizeFeedback shows a raw cell as a text block
+        return super().preprocess_cell(cell, resources, index)
+
+
 def _safe_output(output):
     """The output rebuilt from its inert parts only, or None when nothing of it can show."""
     kind = output.get("output_type")
@@ -391,7 +407,7 @@ SANITIZE = [ClearOutput, DeduplicateIds, OverwriteKernelspec, RestoreCells, Chec
 
 #: nbgrader's autograde steps: sandboxed execution, and scoring by the grader's verdict.
 AUTOGRADE = [SandboxedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, ScoreByVerdict,
-             SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
+             InertForInstructors, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
 
 #: nbgrader's feedback steps, with the hidden tests taken out and only inert output kept.
 FEEDBACK = [GetGrades, HideHiddenTests, SanitizeFeedback, CSSHTMLHeaderPreprocessor]
