@@ -59,11 +59,17 @@ def student_edition(target: Path) -> Path | None:
     """The nnlab that students' servers import: a directory to put first on their PYTHONPATH.
 
     The students' copy of nnlab withholds the reference answers of the graded exercises.
-    This is the one place where that edition is plugged into the hub: write it into
-    `target` and return `target`.  Returning None keeps the normal installation, which the
-    students' servers then import (as they do now).
+    This is the one place where that edition is plugged into the hub: it is written into
+    `target` (as `target/nnlab`, rebuilt on every start, readable by everyone) and `target`
+    is returned.  The grading sandbox shows kernels the same edition, so a student's server
+    and the grader run the same code.
     """
-    return None
+    from nnlab.grading import edition
+
+    target.mkdir(parents=True, exist_ok=True)
+    os.chmod(target, 0o755)
+    edition.build(str(target))
+    return target
 
 
 def course_dir(owner: Person) -> Path:
