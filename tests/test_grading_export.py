@@ -214,3 +214,34 @@ def test_a_bad_timestamps_file_is_one_clear_error(course, tmp_path):
     lms.write_text("student_id,timestamp\neve,not a date\n")
     with pytest.raises(intake.IntakeError, match="line 2: cannot read the timestamp"):
         intake.read_timestamps(str(lms))
+
+
+def test_odd_folder_names_and_depths_cost_only_their_own_row(course, tmp_path):
+    folder = tmp_path / "class"
+    (folder / "fine" / ONE).mkdir(parents=True)
+    (folder / "fine" / ONE / f"{ONE}.ipynb").write_bytes(notebook())
+    os.makedirs(os.fsencode(folder) + b"/\xff=bad/" + ONE.encode())
+    chain = [os.path.join(folder, "deep", ONE)]
+    os.makedirs(chain[0])
+    for _ in range(1100):   # deeper than Python's recursion limit; os.makedirs itself cannot
+        chain.append(os.path.join(chain[-1], "a"))
+        os.mkdir(chain[-1])
+    try:
+        jobs, _ = collect(course, folder)
+    finally:
+        for level in reversed(chain[1:]):
+            os.rmdir(level)
+        copied = [os.path.join(course.step_dir("submitted"), "deep", ONE)]
+        while os.path.isdir(os.path.join(copied[-1], "a")):
+            copied.append(os.path.join(copied[-1], "a"))
+        for level in reversed(copied[1:]):
+            os.rmdir(level)
+    assert jobs[("fine", ONE)].notebooks == [ONE]
+    odd = next(j for (s, _), j in jobs.items() if s.endswith("=bad"))
+    assert "not a plain identifier" in odd.skip
+    assert "RecursionError" in jobs[("deep", ONE)].skip or jobs[("deep", ONE)].notebooks == []
+    save_status(course.root, {(j.student, j.assignment): {"status": "skipped", "reason": j.skip}
+                              for j in jobs.values() if j.skip})
+    path = tmp_path / "grades.csv"
+    write_csv(course, str(path))
+    assert "\\udcff=bad" in path.read_text(encoding="utf-8")

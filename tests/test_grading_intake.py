@@ -141,7 +141,7 @@ def broken_zip(path, correct):
         zf.writestr(f"export/many_cells/{nb}", json.dumps(many_cells, separators=(",", ":")))
         zf.writestr(f'export/=HYPERLINK("evil.example")/{nb}', good)
         zf.writestr("export/formula_assignment/=1+2/x.ipynb", good)
-        zf.writestr(f"export/formula_notebook/{ONE}/=cmd|' /C calc'!A0.ipynb", good)
+        zf.writestr(f"export/formula_notebook/{ONE}/=cmd|'calc'!A0.ipynb", good)
     patch_entry(path, f"export/encrypted/{nb}", flags=0x1)
     patch_entry(path, f"export/deflate64/{nb}", method=9)
     patch_entry(path, f"export/bad_crc/{nb}", crc=0x12345678)
@@ -160,7 +160,7 @@ def broken_class(course, tmp_path_factory):
 
 def test_damaged_zip_entries_do_not_stop_the_class(broken_class):
     done = broken_class["done"]
-    assert "Traceback" not in done.stderr and "nnlab: error" not in done.stderr, done.stderr
+    assert done.returncode == 0 and "nnlab: error" not in done.stderr, done.stderr
     rows = broken_class["rows"]
     assert (rows["good"]["status"], rows["good"]["score"], rows["good"]["max_score"]) == ("graded", "2", "2")
 
@@ -211,7 +211,7 @@ def test_formula_names_are_data_not_formulas(broken_class):
     assignment = next(r for r in export_rows(broken_class) if r["student_id"] == "formula_assignment")
     assert assignment["assignment"] == "'=1+2" and assignment["status"] == "skipped"
     renamed = rows["formula_notebook"]
-    assert renamed["score"] == "2" and renamed["reason"].startswith("'=cmd|'' /C calc'!A0.ipynb graded as")
+    assert renamed["score"] == "2" and renamed["reason"].startswith("'=cmd|'calc'!A0.ipynb graded as")
     for line in broken_class["raw"].splitlines():
         for cell in next(csv.reader([line])):
             assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), line
@@ -273,6 +273,7 @@ def test_lateness_comes_from_collection_not_from_the_student(course, tmp_path):
     os.utime(archive, (collected, collected))   # downloaded after the deadline
     run("grade", archive, "--no-progress", course=course["course"], check=True)
     rows = rows_by_student(course["course"])
+    assert rows["forged_early"]["score"] == "0", rows["forged_early"]   # the forged date does not count
     for student in ("honest_late", "forged_early"):
         assert rows[student]["score"] == "0", rows[student]
         assert "late penalty 2" in rows[student]["reason"]

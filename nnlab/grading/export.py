@@ -26,7 +26,7 @@ _EMBEDDED = re.compile(r"""([,;|"'])(\s*)([=+\-@])""")
 
 def spreadsheet_safe(text):
     """``text`` as a cell no spreadsheet reads as a formula (OWASP CSV-injection escaping)."""
-    text = str(text)
+    text = str(text).encode("utf-8", "backslashreplace").decode("utf-8")  # undecodable file names
     lead = "'" if text.startswith(FORMULA_START) or text.lstrip().startswith(FORMULA_START) else ""
     text = re.sub(r"[\t\r\n]+", " ", text)
     text = _EMBEDDED.sub(r"\1\2'\3", text)

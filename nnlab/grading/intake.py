@@ -426,7 +426,7 @@ def _stamp(job, folder, collected, lms, lms_name, collected_at):
             job.notes.append("timestamp.txt in the hand-in ignored (written by the student; "
                              "lateness is taken from the " + ("LMS timestamps" if lms is not None
                                                               else "time of collection") + ")")
-        os.remove(path)
+        shutil.rmtree(path) if _is_dir(path) else os.remove(path)
     digest = _digest(folder)
     if entry.get("digest") != digest or "collected" not in entry:
         entry = {"digest": digest, "collected": _iso(collected_at)}
@@ -510,7 +510,12 @@ def collect(course, submissions, expected, released, timestamps=None, general=No
             student_dir = os.path.join(source, student)
             if student.startswith(".") or not _is_dir(student_dir):
                 continue
-            for assignment in sorted(os.listdir(student_dir)):
+            try:
+                assignments = sorted(os.listdir(student_dir))
+            except OSError as exc:
+                jobs.append(Job(student, "", skip=f"the student's folder cannot be read ({exc.strerror}); not graded"))
+                continue
+            for assignment in assignments:
                 src = os.path.join(student_dir, assignment)
                 if assignment.startswith(".") or not _is_dir(src):
                     continue
@@ -533,8 +538,9 @@ def collect(course, submissions, expected, released, timestamps=None, general=No
                         _copy_plain(src, dest, limits, job.notes)
                     _stamp(job, dest, collected, lms, os.path.basename(timestamps or ""), collected_at)
                     _check_notebooks(job, dest, expected.get(assignment, []), limits)
-                except (OSError, _TooLarge, ValueError) as exc:
-                    job.skip = f"the hand-in could not be copied ({_read_problem(exc) if isinstance(exc, OSError) else exc}); not graded"
+                except Exception as exc:  # this hand-in only, whatever is wrong with it
+                    problem = _read_problem(exc) if isinstance(exc, OSError) else f"{type(exc).__name__}: {exc}"
+                    job.skip = f"the hand-in could not be copied ({problem}); not graded"
         collected.save()
         return jobs
     finally:
