@@ -1029,3 +1029,50 @@ def test_unary_dtypes_match_pytorch(name):
         except AssertionError as mismatch:
             mismatches.append(str(mismatch).splitlines()[0])
     assert not mismatches, "\n".join(mismatches)
+
+
+# ----- random compositions of operations, float64: values and gradients to 1e-10 -----
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from hypothesis.extra.numpy import array_shapes  # noqa: E402
+
+STEPS = {
+    "sin": lambda t, x, y: x.sin(), "cos": lambda t, x, y: t.cos(x), "tanh": lambda t, x, y: x.tanh(),
+    "sigmoid": lambda t, x, y: t.sigmoid(x), "exp of tanh": lambda t, x, y: x.tanh().exp(),
+    "relu": lambda t, x, y: x.relu(), "abs": lambda t, x, y: x.abs(), "square": lambda t, x, y: x.square(),
+    "x * y": lambda t, x, y: x * y, "x + y": lambda t, x, y: x + y, "x - 2y": lambda t, x, y: x - 2 * y,
+    "x / (1 + y^2)": lambda t, x, y: x / (1 + y ** 2), "clamp": lambda t, x, y: x.clamp(-0.5, 0.5),
+    "where": lambda t, x, y: t.where(x > y, x, y * 0.5), "maximum": lambda t, x, y: t.maximum(x, y),
+    "softmax": lambda t, x, y: x.softmax(-1), "log_softmax": lambda t, x, y: x.log_softmax(dim=-1),
+    "sum keepdim": lambda t, x, y: x.sum(-1, keepdim=True) * y, "mean": lambda t, x, y: x.mean() + y,
+    "max dim": lambda t, x, y: x.max(-1, keepdim=True).values + y,
+    "sqrt(1 + x^2)": lambda t, x, y: (1 + x * x).sqrt(),
+    "reshape back": lambda t, x, y: x.reshape(-1).reshape(x.shape) * 3,
+    "transpose twice": lambda t, x, y: x.transpose(0, -1).transpose(0, -1) + y,
+    "index": lambda t, x, y: x[..., :1] * y, "pow 3": lambda t, x, y: x ** 3 / 4,
+    "matmul with y^T": lambda t, x, y: ((x @ y.transpose(-1, -2)).sum(-1, keepdim=True) * x if x.dim() > 1
+                                        else (x @ y) * x),
+}
+
+
+@settings(max_examples=60, deadline=None)
+@given(shape=array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=4),
+       steps=st.lists(st.sampled_from(sorted(STEPS)), min_size=1, max_size=4), seed=st.integers(0, 2**32 - 1))
+def test_random_compositions_match_pytorch(shape, steps, seed):
+    rng = np.random.default_rng(seed)
+    x_np, y_np, upstream = (rng.uniform(-2, 2, size=shape) for _ in range(3))
+
+    def program(t):
+        x = t.tensor(x_np, requires_grad=True)
+        y = t.tensor(y_np, requires_grad=True)
+        out = x
+        for step in steps:
+            out = STEPS[step](t, out, y)
+        (out * t.tensor(upstream)).sum().backward()
+        return out.detach().numpy(), x.grad.numpy(), y.grad.numpy() if y.grad is not None else None
+
+    theirs, ours = program(torch), program(mt)
+    for name, a, b in zip(("value", "dL/dx", "dL/dy"), ours, theirs):
+        assert (a is None) == (b is None), f"{name}: {a} vs {b}"
+        if a is not None:
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12, err_msg=f"{name} after {steps}")
