@@ -13,6 +13,9 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import array_shapes
 
 torch = pytest.importorskip("torch", reason="PyTorch (the second implementation these tests compare with) "
                                             "is not installed; a CPU build is enough")
@@ -1032,10 +1035,6 @@ def test_unary_dtypes_match_pytorch(name):
 
 
 # ----- random compositions of operations, float64: values and gradients to 1e-10 -----
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-from hypothesis.extra.numpy import array_shapes  # noqa: E402
-
 STEPS = {
     "sin": lambda t, x, y: x.sin(), "cos": lambda t, x, y: t.cos(x), "tanh": lambda t, x, y: x.tanh(),
     "sigmoid": lambda t, x, y: t.sigmoid(x), "exp of tanh": lambda t, x, y: x.tanh().exp(),
