@@ -97,7 +97,7 @@ class Tensor:
         """Sum over dim (int or tuple; None: all). Integers and bools sum to int64, as in PyTorch."""
         x = self.array if self.array.dtype.kind == "f" else self.array.astype(np.int64)
         axis = tuple(dim) if isinstance(dim, (list, tuple)) else dim
-        out = np.sum(x, axis=axis, keepdims=keepdim, dtype=None if dtype is None else to_numpy_dtype(dtype))
+        out = x.sum(axis=axis, keepdims=keepdim, dtype=None if dtype is None else to_numpy_dtype(dtype))
 
         def backward(g):                # g: (shape of x, without the summed axes unless keepdim)
             return (np.broadcast_to(g if axis is None or keepdim else np.expand_dims(g, axis), x.shape),)

@@ -158,13 +158,22 @@ def _is_bool(value):
     return isinstance(value, (bool, np.bool_)) or getattr(getattr(value, "array", None), "dtype", None) == np.bool_
 
 
+def _kind(value):
+    """numpy's kind letter of a tensor's dtype, or of what a Python number becomes."""
+    if hasattr(value, "grad_fn"):
+        return value.array.dtype.kind
+    return "b" if isinstance(value, (bool, np.bool_)) else "i" if isinstance(value, (int, np.integer)) else "f"
+
+
 def check_power(base, exponent):
     """base ** exponent (tensors or numbers): PyTorch has no pow for two bools, except a bool tensor to a
     Python bool; no integer to a negative integer power."""
-    if _is_bool(base) and _is_bool(exponent) and not isinstance(exponent, (bool, np.bool_)):
+    base_kind, exponent_kind = _kind(base), _kind(exponent)
+    if base_kind == "f" or exponent_kind == "f":
+        return
+    if base_kind == "b" and exponent_kind == "b" and hasattr(exponent, "grad_fn"):
         raise NotImplementedError('"pow" not implemented for \'Bool\'')
-    base, exponent = (v.array if hasattr(v, "grad_fn") else np.asarray(v) for v in (base, exponent))
-    if base.dtype.kind in "iub" and exponent.dtype.kind in "iu" and np.any(exponent < 0):
+    if exponent_kind in "iu" and np.any(np.asarray(getattr(exponent, "array", exponent)) < 0):
         raise RuntimeError("Integers to negative integer powers are not allowed.")
 
 
