@@ -300,6 +300,9 @@ CASES = {
     "clone": lambda t: t.tensor([1.0, 2.0]).clone(),
     "cat": lambda t: t.cat([t.ones(2, 1), t.zeros(2, 2)], dim=1),
     "stack": lambda t: t.stack([t.ones(2), t.zeros(2)]),
+    "cat promotes": lambda t: t.cat([t.tensor([1, 2]), t.tensor([0.5])]),
+    "cat of 0-dim": lambda t: t.cat([t.tensor(1.0), t.tensor(2.0)]),
+    "stack of 0-dim": lambda t: t.stack([t.tensor(1.0), t.tensor(2.0)]),
     # indexing
     "index int": lambda t: t.tensor(data(3, 4))[1],
     "index scalar": lambda t: t.tensor(data(3, 4))[1, 2],

@@ -473,11 +473,11 @@ def getitem(input, index):
     """input[index], numpy's (and PyTorch's) indexing. The gradient goes back to the picked
     entries, added up where one is picked twice."""
     index = _numpy_index(index)
-    x = input.array
-    out = x[index]
     parts = index if isinstance(index, tuple) else (index,)
     if any(isinstance(i, slice) and i.step is not None and i.step < 1 for i in parts):
         raise ValueError("step must be greater than zero")
+    x = input.array
+    out = x[index]
     advanced = any(isinstance(i, (list, np.ndarray)) for i in parts)
     name = "IndexBackward0" if advanced else ("SelectBackward0" if any(isinstance(i, int) for i in parts)
                                               else "SliceBackward0")
@@ -494,11 +494,14 @@ def getitem(input, index):
 
 
 def cat(tensors, dim=0):
+    """The tensors joined along dim (their dtypes promoted, as in PyTorch); the gradient is split back."""
     tensors = [tensor_of(t) for t in tensors]
     arrays = [t.array for t in tensors]
+    if any(a.ndim == 0 for a in arrays):
+        raise RuntimeError("zero-dimensional tensor cannot be concatenated")
     dtype = arrays[0].dtype
     for a in arrays[1:]:
-        dtype = result_type(np.empty((1,), dtype), a) if a.ndim else dtype
+        dtype = result_type(np.empty(1, dtype), a)
     out = np.concatenate([a.astype(dtype, copy=False) for a in arrays], axis=dim)
     bounds = np.cumsum([a.shape[dim] for a in arrays])[:-1]
 
