@@ -19,7 +19,7 @@ the whole Function as one node of the graph (named SquareBackward, as PyTorch na
 import numpy as np
 
 from . import errors
-from .engine import Node, Tensor, make, record, run_backward
+from .engine import Tensor, make, record, run_backward
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 
 
