@@ -161,6 +161,11 @@ UNARY = {
     "maximum": (lambda x: mt.maximum(x, mt.zeros_like(x) + 0.25), away_from_zero),
     "softmax(-1)": (lambda x: x.softmax(-1) if x.ndim else x.exp(), uniform),
     "cat, stack": (lambda x: mt.cat([x.reshape(-1), x.reshape(-1) * 2]) * mt.stack([x, x]).reshape(-1).sum(), uniform),
+    "square": (lambda x: x.square(), uniform),
+    "var": (lambda x: x.reshape(-1).var() if x.numel() > 1 else x * 1, uniform),
+    "std": (lambda x: x.reshape(-1).std(unbiased=False) if x.numel() > 1 else x * 1, away_from_zero),
+    "norm": (lambda x: x.norm(), away_from_zero),
+    "max(dim)": (lambda x: x.max(dim=-1).values if x.ndim else x * 1, uniform),
     "expand": (lambda x: x.unsqueeze(0).expand(3, *x.shape) * mt.arange(3.0, dtype=mt.float64).reshape(
         (3,) + (1,) * x.ndim), uniform),
 }
