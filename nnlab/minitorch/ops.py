@@ -1,6 +1,9 @@
 """The operations beyond the core's add/mul/pow/matmul/sum, in the core's pattern: compute the
 output, and give ``record`` a backward that maps dL/dout to one gradient per input (the engine
 sums each back to its input's shape where broadcasting stretched it). Node names are PyTorch's.
+In the one-line backwards (`lambda g: ...`), g has the output's shape and each gradient returned
+has its input's shape: a view's backward undoes the view (g.T for t(), g.reshape(x.shape) for
+reshape), an elementwise one multiplies by the local derivative.
 
 Elementwise functions use identity (4) of the lessons: the Jacobian of an elementwise f is
 diag(f'(x)), so dL/dx = dL/dout * f'(x), shaped like x.
