@@ -8,7 +8,7 @@
 4. Each student fetches the feedback and reads their score; the one who transposed also
    reads the hint that names the mistake.
 5. A student cannot reach the other student's server or files, the feedback of the other, or
-   the instructor's course.
+   the instructor's course; their Python imports the student edition of nnlab.
 
 The hub runs on free loopback ports with throwaway accounts (nnlabt-*), removed at the end.
 Screenshots of every step: tests/artifacts/hub-cycle/.
@@ -182,6 +182,14 @@ def test_course_cycle_through_the_hub(course_hub, browser):
                     ["ls", str(hub.base / "exchange" / "nnlab" / "inbound")]):
         done = hub.run_as(wrong, command)
         assert done.returncode != 0 and "Permission denied" in done.stderr, (command, done)
+    # A student's Python imports the student edition: the graded exercise's reference answer
+    # is withheld there, while the instructor's is the whole package.
+    python = str(Path(hub.settings.python_bin) / "python")
+    probe = "import nnlab, nnlab.chainrule as c; print(nnlab.__file__); c.dg_dx(0.5)"
+    as_student = hub.run_as(wrong, [python, "-c", probe])
+    assert "student-edition" in as_student.stdout and as_student.returncode != 0, as_student
+    as_teacher = hub.run_as(hub.instructor, [python, "-c", probe])
+    assert "student-edition" not in as_teacher.stdout and as_teacher.returncode == 0, as_teacher
     # The student's own feedback fetch brings only their own file, never the other's.
     assert all(right not in p.read_text() for p in feedback_files(hub, wrong))
 
