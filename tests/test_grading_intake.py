@@ -126,8 +126,9 @@ def patch_entry(path, name, *, flags=None, method=None, crc=None, size=None):
 def broken_zip(path, correct):
     """One class in one zip: a good student, and one student per kind of damage."""
     good = notebook_bytes(correct)
-    many_cells = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("a") for _ in range(50_000)])
-    many_cells.metadata = correct.metadata
+    many_cells = {"cells": [{"cell_type": "markdown", "id": f"cell-{i}", "metadata": {}, "source": "a"}
+                            for i in range(50_000)],
+                  "metadata": dict(correct.metadata), "nbformat": 4, "nbformat_minor": 5}
     nb = f"{ONE}/{ONE}.ipynb"
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
         for student in ("good", "encrypted", "deflate64", "bad_crc", "lying_size", "lying_size_up", "clash",
