@@ -204,6 +204,14 @@ def test_student_timestamp_is_replaced_by_the_collection_time(course, tmp_path):
     assert jobs[("eve", ONE)].timestamp.startswith("2030-01-01T10:00:00")
     with open(os.path.join(course.state_dir, "collected.json")) as fh:
         assert json.load(fh)[f"eve/{ONE}"]["source"] == "LMS"
+    # a later regrade without the file keeps the LMS time of this same hand-in
+    jobs, _ = collect(course, "")
+    assert jobs[("eve", ONE)].timestamp.startswith("2030-01-01T10:00:00")
+    # a changed hand-in is a new collection
+    with open(os.path.join(course.step_dir("submitted"), "eve", ONE, f"{ONE}.ipynb"), "wb") as fh:
+        fh.write(notebook(2))
+    jobs, _ = collect(course, "")
+    assert not jobs[("eve", ONE)].timestamp.startswith("2030-01-01")
 
 
 def test_a_bad_timestamps_file_is_one_clear_error(course, tmp_path):

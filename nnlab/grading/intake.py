@@ -18,9 +18,10 @@ that student's row, and the others are graded.
   a notebook handed in under another name is graded as the expected one when it is the only
   candidate; a missing notebook scores 0 (nbgrader's own rule).
 - Lateness: a ``timestamp.txt`` written by the student is ignored. The submission time nbgrader
-  sees is the one from the LMS (``--timestamps FILE.csv``), else the time of collection: the
-  zip file's modification time on the instructor's disk, or, for a folder, the moment
-  ``nnlab grade`` first saw this content. It is kept in ``.grading/collected.json``.
+  sees is the one from the LMS (``--timestamps FILE.csv``, remembered for that content when a
+  later run has none), else the time of collection: the zip file's modification time on the
+  instructor's disk, or, for a folder, the moment ``nnlab grade`` first saw this content. Both
+  are kept in ``.grading/collected.json``.
 
 Each decision becomes a note in the grading log and in the export.
 """
@@ -435,8 +436,11 @@ def _stamp(job, folder, collected, lms, lms_name, collected_at):
         found = lms.get((job.student, job.assignment), lms.get(job.student))
         if found is None:
             job.notes.append(f"no timestamp for {job.student} in {lms_name}; time of collection used")
+            entry.pop("lms", None)
         else:
-            when, source = _iso(found), "LMS"
+            entry["lms"] = _iso(found)
+    if entry.get("lms"):   # given now, or with an earlier --timestamps for this same content
+        when, source = entry["lms"], "LMS"
     entry["written"] = when
     entry["source"] = source
     with open(path, "w", encoding="utf-8") as fh:
