@@ -147,12 +147,14 @@ def run_backward(outputs, output_grads, retain_graph, accumulate):
                 continue
             if accumulate and node.retained is not None:
                 node.retained._accumulate_grad(g)
-            errors.check_saved(node)  # freed by an earlier backward(), or changed in place since saved?
+            if node.saved:
+                errors.check_saved(node)  # freed by an earlier backward(), or changed in place since saved?
             input_grads = node.backward(g)
             node.freed = bool(node.saved) and not retain_graph
             for edge, (shape, dtype), gi in zip(node.next, node.input_shapes, input_grads):
                 if edge is not None and gi is not None:
-                    gi = sum_to(np.asarray(gi), shape).astype(dtype, copy=False)  # where the op broadcast
+                    gi = gi if type(gi) is np.ndarray else np.asarray(gi)
+                    gi = (gi if gi.shape == shape else sum_to(gi, shape)).astype(dtype, copy=False)
                     grads[edge] = grads[edge] + gi if edge in grads else gi
     for leaf, g in grads.items() if accumulate else ():
         if isinstance(leaf, Tensor):
