@@ -182,6 +182,9 @@ def test_accounts_have_private_homes_and_their_own_passwords(tmp_path, people):
         pamela.authenticate(person.username, passwords[person.username], service="login")
     with pytest.raises(pamela.PAMError):  # one student's password is not another's
         pamela.authenticate(student.username, passwords[teacher.username], service="login")
+    import grp
+    assert teacher.username in grp.getgrnam("nnlab-instructors").gr_mem   # reads the answer key
+    assert student.username not in grp.getgrnam("nnlab-instructors").gr_mem
     # A second run keeps the passwords that were handed out.
     assert accounts.provision(people, tmp_path / "passwords.csv") == passwords
 

@@ -97,14 +97,19 @@ def write_passwords(path: Path, people: list[Person], passwords: dict[str, str])
 def provision(people: list[Person], passwords_file: Path, reset: bool = False) -> dict[str, str]:
     """Make every account and give each new one a password of its own.
 
+    Instructors join the group that may read the whole nnlab package (the answer key).
     Passwords already handed out (in `passwords_file`) are kept, unless `reset`.  An account
     that existed before and has no entry in the file keeps the password it has.
     Returns {username: password} of the passwords in the file.
     """
     require_root("creating the course accounts")
+    from .environment import INSTRUCTORS_GROUP, ensure_group
+    ensure_group(INSTRUCTORS_GROUP)
     known = {} if reset else read_passwords(passwords_file)
     for person in people:
         created = ensure_account(person)
+        if person.role == "instructor":
+            _run(["usermod", "--append", "--groups", INSTRUCTORS_GROUP, person.username])
         if created or reset or person.username in known:
             password = known.get(person.username) or new_password()
             set_password(person.username, password)

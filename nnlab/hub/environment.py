@@ -9,6 +9,7 @@ never read the repository).  It is rebuilt only when the project's files change.
 from __future__ import annotations
 
 import fcntl
+import grp
 import hashlib
 import os
 import shutil
@@ -18,6 +19,8 @@ from pathlib import Path
 
 DEFAULT = Path("/srv/nnlab/env")
 STAMP = ".nnlab-installed"
+# May read the whole nnlab package (the answer key included); the instructors are in it.
+INSTRUCTORS_GROUP = "nnlab-instructors"
 
 
 class SingleUserEnvError(RuntimeError):
@@ -91,12 +94,38 @@ def _ensure(project: Path, env: Path, log) -> Path:
               str(build)])
     finally:
         shutil.rmtree(build, ignore_errors=True)
-    stamp.write_text(wanted + "\n")
     for path in [env, *env.rglob("*")]:   # readable by every account, writable by root only
         if not path.is_symlink():
             mode = os.stat(path).st_mode
             os.chmod(path, (mode | 0o444 | (0o111 if mode & 0o100 else 0)) & ~0o022)
+    protect_answer_key(python)
+    stamp.write_text(wanted + "\n")
     return env / "bin"
+
+
+def protect_answer_key(python: Path) -> Path:
+    """Make the installed nnlab (which holds the graded exercises' reference answers)
+    readable by the instructors' group only.
+
+    Students' servers import the student edition from their PYTHONPATH; without this, the
+    whole package would still lie readable in the environment's site-packages.
+    """
+    group = ensure_group(INSTRUCTORS_GROUP)
+    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    package = Path(site) / "nnlab"
+    os.chown(package, 0, group)
+    os.chmod(package, 0o750)
+    return package
+
+
+def ensure_group(name: str) -> int:
+    """The gid of group `name`, created if missing."""
+    try:
+        return grp.getgrnam(name).gr_gid
+    except KeyError:
+        _run(["groupadd", "--force", name])
+        return grp.getgrnam(name).gr_gid
 
 
 def _run(command: list[str]) -> None:

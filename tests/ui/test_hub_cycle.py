@@ -172,6 +172,9 @@ def test_course_cycle_through_the_hub(course_hub, browser):
     shot(page, "11-other-server-forbidden")
     response = page.goto(f"{hub.url}/user/{wrong}/formgrader")
     assert response.status == 404  # students' servers have no Formgrader
+    site = subprocess.run([str(Path(hub.settings.python_bin) / "python"), "-c",
+                           "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
     other_feedback = feedback_files(hub, right)[0]
     exchange_feedback = hub.base / "exchange" / "nnlab" / "feedback"
     for command in (["cat", str(other_feedback)],
@@ -179,7 +182,8 @@ def test_course_cycle_through_the_hub(course_hub, browser):
                     ["ls", str(exchange_feedback)],
                     ["ls", str(hub.course_dir)],
                     ["cat", str(hub.course_dir / "gradebook.db")],
-                    ["ls", str(hub.base / "exchange" / "nnlab" / "inbound")]):
+                    ["ls", str(hub.base / "exchange" / "nnlab" / "inbound")],
+                    ["cat", f"{site}/nnlab/chainrule.py"]):        # the answer key
         done = hub.run_as(wrong, command)
         assert done.returncode != 0 and "Permission denied" in done.stderr, (command, done)
     # A student's Python imports the student edition: the graded exercise's reference answer
