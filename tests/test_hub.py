@@ -142,6 +142,24 @@ def test_user_config_hides_formgrader_from_students(tmp_path):
         assert os.stat(path).st_mode & 0o004, path   # every account reads it
 
 
+def test_readable_by_everyone_follows_every_folder_up(tmp_path):
+    from nnlab.hub.environment import everyone_can_read
+    outer = Path(tempfile.mkdtemp(prefix="nnlab-perm-"))
+    try:
+        inner = outer / "lessons"
+        inner.mkdir()
+        os.chmod(outer, 0o755)
+        os.chmod(inner, 0o755)
+        assert everyone_can_read(inner)
+        os.chmod(outer, 0o750)        # a closed folder above is enough
+        assert not everyone_can_read(inner)
+        os.chmod(outer, 0o755)
+        os.chmod(inner, 0o711)
+        assert not everyone_can_read(inner)
+    finally:
+        shutil.rmtree(outer)
+
+
 def test_missing_proxy_says_how_to_install_it(tmp_path):
     from nnlab.hub.run import HubError, find_proxy
     with pytest.raises(HubError, match="npm install --prefix deploy/proxy"):

@@ -35,6 +35,14 @@ def _everyone_can_run(path: Path) -> bool:
     return all(os.stat(parent).st_mode & 0o001 for parent in real.parents)
 
 
+def everyone_can_read(folder: Path) -> bool:
+    """True if any account can list `folder` (it and every folder above are o+x, it is o+r)."""
+    real = Path(os.path.realpath(folder))
+    if not real.is_dir() or (os.stat(real).st_mode & 0o005) != 0o005:
+        return False
+    return all(os.stat(parent).st_mode & 0o001 for parent in real.parents)
+
+
 def base_python() -> str:
     """A Python every account can run: this one's base interpreter, or the system's python3."""
     for candidate in (getattr(sys, "_base_executable", None), sys.executable,

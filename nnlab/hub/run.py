@@ -200,6 +200,10 @@ def cmd_hub(args) -> int:
         print(f"nnlab: error: {exc}", file=sys.stderr)
         return 1
     passwords = Path(settings.state_dir) / "passwords.csv"
+    if environment.everyone_can_read(Path(args.lessons)):
+        print(f"nnlab: warning: {os.path.abspath(args.lessons)} (the lesson masters, with their "
+              "solutions) is readable by every account on this machine, students included: "
+              "`chmod o-rwx` the repository", file=sys.stderr)
     print(f"{len(roster.students)} student(s), instructor(s): {', '.join(settings.instructors)}; "
           f"passwords in {passwords}")
     if args.setup_only:
