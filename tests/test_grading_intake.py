@@ -305,7 +305,8 @@ def test_killed_grader_loses_no_grade_and_counts_none_twice(course, tmp_path):
     try:
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline and proc.poll() is None:
-            if _status(status).get(f"kill_a/{ONE}", {}).get("status") == "graded":
+            now = _status(status)   # kill_a recorded, kill_b started
+            if now.get(f"kill_a/{ONE}", {}).get("status") == "graded" and f"kill_b/{ONE}" in now:
                 break
             time.sleep(0.2)
         assert proc.poll() is None, "the grader finished before it could be killed mid-batch"
