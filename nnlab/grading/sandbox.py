@@ -192,6 +192,31 @@ def _slot(slots):
     raise SandboxUnavailable(f"all {slots} worker slots (Sandbox.uid_slots) are in use")
 
 
+def _processes_of(uid):
+    found = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if entry.stat(follow_symlinks=False).st_uid == uid:
+                    found.append(int(entry.name))
+    return found
+
+
+def _clear_uid(uid, timeout=5.0):
+    """Before a kernel uid is used again: the uid belongs to this worker slot alone and its
+    previous kernel has ended, so any process still under it (a fork bomb being torn down, its
+    zombies) is a leftover that would count against the new kernel's RLIMIT_NPROC."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = _processes_of(uid)
+        if not left or time.monotonic() > deadline:
+            return
+        for pid in left:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.02)
+
+
 def _reachable(path, uid):
     """Whether ``uid`` (with no groups) can walk down to ``path``."""
     parent = os.path.dirname(os.path.abspath(path))
@@ -290,7 +315,6 @@ class Cgroups:
 
     def __init__(self, version, dirs, limits):
         self.version, self.dirs, self.limits = version, dirs, limits
-        self.count = 0
 
     # -- set-up ----------------------------------------------------------------------------
 
@@ -307,11 +331,13 @@ class Cgroups:
         key = (sandbox.cgroup, sandbox.cgroup_root, tuple(sorted(wanted.items())))
         state = _process_state()
         if key not in state["cgroups"]:
-            state["cgroups"][key] = cls._create(sandbox, wanted)
+            # One worker group per configuration (tests start kernels of several in one process).
+            name = f"{_CGROUP_PREFIX}{os.getpid()}-{len(state['cgroups'])}"
+            state["cgroups"][key] = cls._create(sandbox, wanted, name)
         return state["cgroups"][key]
 
     @classmethod
-    def _create(cls, sandbox, wanted):
+    def _create(cls, sandbox, wanted, name):
         if not wanted:
             return None, []
         if sandbox.cgroup == "off":
@@ -330,9 +356,9 @@ class Cgroups:
         except OSError:
             pass
         if version == "v2":
-            dirs, problems = cls._create_v2(root, sandbox.cgroup_root, wanted)
+            dirs, problems = cls._create_v2(root, sandbox.cgroup_root, wanted, name)
         else:
-            dirs, problems = cls._create_v1(root, sandbox.cgroup_root, wanted)
+            dirs, problems = cls._create_v1(root, sandbox.cgroup_root, wanted, name)
         if not dirs:
             return None, problems
         group = cls(version, dirs, {c: v for c, v in wanted.items() if c in dirs})
@@ -340,15 +366,15 @@ class Cgroups:
         return group, problems
 
     @staticmethod
-    def _create_v1(root, explicit, wanted):
+    def _create_v1(root, explicit, wanted, name):
         dirs, problems = {}, []
         for controller, value in wanted.items():
             mount = os.path.join(root, controller)
-            parent = mount if explicit else os.path.join(mount, _own_cgroup(controller).lstrip("/"))
             try:
+                parent = mount if explicit else os.path.join(mount, _own_cgroup(controller).lstrip("/"))
                 if not os.path.exists(os.path.join(parent, "cgroup.procs")):
                     raise CgroupUnavailable(f"no cgroup v1 '{controller}' hierarchy at {mount}")
-                group = os.path.join(parent, f"{_CGROUP_PREFIX}{os.getpid()}")
+                group = os.path.join(parent, name)
                 os.makedirs(group, exist_ok=True)
                 if controller == "cpu":
                     period = int(open(os.path.join(group, "cpu.cfs_period_us")).read())
@@ -359,18 +385,18 @@ class Cgroups:
         return dirs, problems
 
     @staticmethod
-    def _create_v2(root, explicit, wanted):
-        parent = root if explicit else os.path.join(root, _own_cgroup("").lstrip("/"))
+    def _create_v2(root, explicit, wanted, name):
         try:
+            parent = root if explicit else os.path.join(root, _own_cgroup("").lstrip("/"))
             available = set(open(os.path.join(parent, "cgroup.controllers")).read().split())
-        except OSError as exc:
+        except (OSError, CgroupUnavailable) as exc:
             return {}, [f"{_LOST[c]} ({_why(exc)})" for c in wanted]
         problems = [f"{_LOST[c]} (controller '{c}' is not delegated to {parent}; "
                     f"it has: {' '.join(sorted(available)) or 'none'})" for c in wanted if c not in available]
         usable = [c for c in wanted if c in available]
         if not usable:
             return {}, problems
-        group = os.path.join(parent, f"{_CGROUP_PREFIX}{os.getpid()}")
+        group = os.path.join(parent, name)
         try:
             _enable_v2(parent, usable)
             os.makedirs(group, exist_ok=True)
@@ -389,8 +415,9 @@ class Cgroups:
 
     def new_kernel(self):
         """A fresh group for one kernel: [cgroup.procs path to join, ...]."""
-        self.count += 1
-        name = f"k{self.count}"
+        state = _process_state()
+        state["kernels"] = state.get("kernels", 0) + 1
+        name = f"k{state['kernels']}"
         joins = []
         made = []
         try:
@@ -728,6 +755,7 @@ class Sandbox(Configurable):
         state = _process_state()
         uid = self.uid_base + 2 * _slot(self.uid_slots) + state["parity"]
         state["parity"] ^= 1
+        _clear_uid(uid)
         os.lchown(workdir, uid, uid)
         os.chmod(workdir, 0o700)
         return uid
