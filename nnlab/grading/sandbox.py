@@ -43,6 +43,7 @@ import tempfile
 import time
 
 import zmq
+import zmq.asyncio
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import Bool, Dict, Enum, Float, Instance, Integer, List, Unicode
 from traitlets.config import Configurable
@@ -869,16 +870,21 @@ class SandboxedKernelManager(AsyncKernelManager):
         self.sandboxed = sandboxed
         # Interrupts travel as messages: a signal sent to bwrap would not reach the kernel.
         self.kernel_spec.interrupt_mode = "message"
-        # The grader's memory is not the student's: a message larger than this (one huge print)
-        # makes zmq drop it, and that output connection with it, instead of holding it. The
-        # notebook's later outputs are then lost; the grader's own calls use the shell channel.
-        if sandbox.max_message_mb:
-            self.context.setsockopt(zmq.MAXMSGSIZE, sandbox.max_message_mb * 2**20)
 
     def client(self, **kwargs):
-        """A client on this manager's sockets' settings (and context, closed with it)."""
-        kwargs.setdefault("context", self.context)
-        return super().client(**kwargs)
+        """A client whose sockets refuse oversized messages.
+
+        The grader's memory is not the student's: a message larger than max_message_mb (one
+        huge print) makes zmq drop it, and that output connection with it, instead of holding
+        it. The notebook's later outputs are then lost; the grader's own calls use the shell
+        channel.
+        """
+        context = zmq.asyncio.Context()
+        if self.sandbox.max_message_mb:
+            context.setsockopt(zmq.MAXMSGSIZE, self.sandbox.max_message_mb * 2**20)
+        client = super().client(context=context, **kwargs)
+        client._created_context = True  # closed with the client's channels
+        return client
 
     def format_kernel_cmd(self, extra_arguments=None):
         cmd = [self.sandbox.python, "-m", "ipykernel_launcher", "-f", self.connection_file]
