@@ -194,19 +194,24 @@ def _slot(slots):
 
 
 def _processes_of(uid):
+    """Live (not zombie) processes of ``uid``."""
     found = []
     for entry in os.scandir("/proc"):
         if entry.name.isdigit():
-            with contextlib.suppress(OSError):
+            with contextlib.suppress(OSError, IndexError):
                 if entry.stat(follow_symlinks=False).st_uid == uid:
-                    found.append(int(entry.name))
+                    with open(os.path.join(entry.path, "stat"), "rb") as fh:
+                        state = fh.read().rpartition(b")")[2].split()[0]
+                    if state not in (b"Z", b"X"):
+                        found.append(int(entry.name))
     return found
 
 
 def _clear_uid(uid, timeout=5.0):
     """Before a kernel uid is used again: the uid belongs to this worker slot alone and its
-    previous kernel has ended, so any process still under it (a fork bomb being torn down, its
-    zombies) is a leftover that would count against the new kernel's RLIMIT_NPROC."""
+    previous kernel has ended, so a process still running under it (a fork bomb being torn
+    down) is a leftover that would count against the new kernel's RLIMIT_NPROC. (The sandbox's
+    own init, a zombie until the system reaps it, is no threat and is not waited for.)"""
     deadline = time.monotonic() + timeout
     while True:
         left = _processes_of(uid)
