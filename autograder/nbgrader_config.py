@@ -42,8 +42,8 @@ c.Sandbox.cpu_seconds = 900
 
 # Isolation of one submission from the others (applied when the grader runs as root; a limit
 # that cannot be applied on this host is noted for every notebook, see README "Isolation"):
-# each worker's kernels share `cpus` cores (cgroup quota) and run under their own uid; each
-# kernel gets memory_mb and max_processes in total (cgroup) and a disk_mb working directory.
+# kernels run under a uid of their worker; each kernel gets `cpus` cores (cgroup quota),
+# memory_mb and max_processes in total (cgroup) and a disk_mb working directory.
 c.Sandbox.cpus = 1.0
 c.Sandbox.disk_mb = 512
 c.Sandbox.cgroup = "auto"         # "v2", "v1" or "off"; c.Sandbox.cgroup_root = a delegated cgroup

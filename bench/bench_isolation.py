@@ -173,7 +173,7 @@ def main():
         ok = True
         scores = {key: {r[0] for r in runs} for key, runs in results.items()}
         best = {key: min(r[1] for r in runs) for key, runs in results.items()}
-        notes = [n for runs in results.values() for r in runs for n in r[2]]
+        notes = [n for key, runs in results.items() if not key.startswith("loose") for r in runs for n in r[2]]
         for key, base_key, label in [("hog", "alone", "beside hog (-j 2)"),
                                      ("hog+bomb", "alone", "beside hog + bomb (-j 3)"),
                                      ("loose hog", "loose alone", "unconfined, beside hog (-j 2)")]:

@@ -17,9 +17,9 @@ When the grader runs as root, each submission is also isolated from the others:
   ``RLIMIT_NPROC`` is enforced and one slot's processes never count against another's;
 - the private directory is a tmpfs of ``disk_mb`` (and ``/tmp`` inside one of ``tmp_mb``), so
   the total the kernel can write is bounded;
-- cgroups (v2, or the v1 ``cpu``/``memory``/``pids`` hierarchies) give each worker one CPU's
-  worth of time (``cpus``) and each kernel a memory and process budget; when the notebook ends
-  every process in the kernel's group is killed, however it detached itself.
+- cgroups (v2, or the v1 ``cpu``/``memory``/``pids`` hierarchies) give each kernel one CPU's
+  worth of time (``cpus``) and a memory and process budget; when the notebook ends every
+  process in the kernel's group is killed, however it detached itself.
 
 A limit that cannot be applied on this host is reported (:func:`limit_problems`), never
 skipped silently. Every knob is a trait of :class:`Sandbox`, set in
@@ -312,9 +312,10 @@ class CgroupUnavailable(Exception):
 class Cgroups:
     """The cgroups of one grading process (one worker slot).
 
-    ``<parent>/nnlab-<pid>`` is the worker's group: its CPU quota (``cpus`` cores) is shared by
-    every kernel of that worker. Each kernel gets a child ``k<N>`` with the memory and process
-    limits; at the end of its notebook every process in it is killed and the group removed.
+    ``<parent>/nnlab-<pid>-<n>`` is the worker's group. Each kernel gets a child ``k<N>`` with
+    its CPU quota (``cpus`` cores), memory and process limits; at the end of its notebook every
+    process in it is killed and the group removed. (The quota is per kernel, so the kernel that
+    boots for the next notebook, with no student code in it yet, may use an idle core.)
     ``dirs`` maps each controller to the worker's group in that controller's hierarchy (v1:
     one hierarchy per controller; v2: the same directory for all).
     """
@@ -382,9 +383,6 @@ class Cgroups:
                     raise CgroupUnavailable(f"no cgroup v1 '{controller}' hierarchy at {mount}")
                 group = os.path.join(parent, name)
                 os.makedirs(group, exist_ok=True)
-                if controller == "cpu":
-                    period = int(open(os.path.join(group, "cpu.cfs_period_us")).read())
-                    _write(os.path.join(group, "cpu.cfs_quota_us"), str(max(1000, int(value * period))))
                 dirs[controller] = group
             except (OSError, ValueError, CgroupUnavailable) as exc:
                 problems.append(f"{_LOST[controller]} ({_why(exc)})")
@@ -406,12 +404,7 @@ class Cgroups:
         try:
             _enable_v2(parent, usable)
             os.makedirs(group, exist_ok=True)
-            below = " ".join("+" + c for c in usable if c != "cpu")
-            if below:
-                _write(os.path.join(group, "cgroup.subtree_control"), below)
-            if "cpu" in usable:
-                period = 100000
-                _write(os.path.join(group, "cpu.max"), f"{max(1000, int(wanted['cpu'] * period))} {period}")
+            _write(os.path.join(group, "cgroup.subtree_control"), " ".join("+" + c for c in usable))
         except (OSError, CgroupUnavailable) as exc:
             _rmdir(group)
             return {}, problems + [f"{_LOST[c]} ({_why(exc)})" for c in usable]
@@ -434,7 +427,9 @@ class Cgroups:
                     made.append(path)
                     if self.version == "v1" or controller == next(iter(self.dirs)):
                         joins.append(os.path.join(path, "cgroup.procs"))
-                if controller == "memory":
+                if controller == "cpu":
+                    self._cpu(path)
+                elif controller == "memory":
                     self._memory(path)
                 elif controller == "pids":
                     _write(os.path.join(path, "pids.max"), str(self.limits["pids"]))
@@ -443,6 +438,14 @@ class Cgroups:
                 _rmdir(path)
             raise
         return joins
+
+    def _cpu(self, path):
+        cores = self.limits["cpu"]
+        if self.version == "v2":
+            _write(os.path.join(path, "cpu.max"), f"{max(1000, int(cores * 100000))} 100000")
+        else:
+            period = int(open(os.path.join(path, "cpu.cfs_period_us")).read())
+            _write(os.path.join(path, "cpu.cfs_quota_us"), str(max(1000, int(cores * period))))
 
     def _memory(self, path):
         limit = str(self.limits["memory"])
@@ -630,8 +633,8 @@ class Sandbox(Configurable):
         512, help="Total size of the private working directory (a tmpfs mounted by the grader; "
                   "needs root), MiB; 0 = unbounded.").tag(config=True)
     cpus = Float(
-        1.0, help="CPU time each worker's kernels may use together, in cores (a cgroup CPU quota); "
-                  "0 = no quota.").tag(config=True)
+        1.0, help="CPU time one kernel and everything it started may use, in cores (a cgroup CPU "
+                  "quota); 0 = no quota.").tag(config=True)
     cgroup = Enum(
         ["auto", "v2", "v1", "off"], default_value="auto",
         help="Which cgroup hierarchy bounds CPU, memory and processes: 'auto' uses v2 when "
