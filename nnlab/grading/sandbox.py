@@ -134,6 +134,7 @@ def sweep_leftovers():
             pid = _owner_pid(os.path.basename(os.path.dirname(point)), _VIEW_PREFIX)
         if pid is not None and not _pid_alive(pid):
             _umount(point)
+            _rmdir(point)  # the empty mount point of a private directory
     for path in _leftover_views():
         pid = _owner_pid(os.path.basename(path), _VIEW_PREFIX)
         if pid is not None and not _pid_alive(pid):
