@@ -12,7 +12,8 @@ Builds a temporary course from notebooks/ and submissions of one lesson:
 - ``bomb``: the same, plus a cell in which every process forks as fast as it can for
   ``--hostile-seconds`` (a fork bomb).
 
-It grades the honest copies alone (``-j 1``), then with ``hog`` (``-j 2``), then with ``hog`` and
+It grades the honest copies alone (``-j 1``), then with ``hog`` (``-j 2``), then with ``both``
+(one notebook that runs a fork bomb and the CPU hog at once, ``-j 2``), then with ``hog`` and
 ``bomb`` (``-j 3``), all in this run and interleaved over ``--rounds`` rounds, and prints the
 honest notebooks' score in every run (it must not change) and their time (kernel start + cells
 + the grader's checks, as the worker measured it, summed; the best of the rounds) against their
@@ -71,6 +72,16 @@ if _os.getpid() != _parent:
     _os._exit(0)
 """
 
+# Both at once: a fork bomb in a child of its own session, a CPU hog in the kernel.
+BOTH = """
+
+import os as _os
+if _os.fork() == 0:
+    _os.setsid()
+""" + BOMB.replace("\n", "\n    ").rstrip() + """
+    _os._exit(0)
+""" + HOG
+
 UNCONFINED = "\nc.Sandbox.cgroup = 'off'\nc.Sandbox.separate_uids = False\nc.Sandbox.disk_mb = 0\n"
 
 
@@ -107,6 +118,8 @@ def submissions(course, lesson, folder, kinds, seconds):
             answers[first] += HOG.format(seconds=seconds)
         elif kind == "bomb":
             answers[first] += BOMB.format(seconds=seconds)
+        elif kind == "both":
+            answers[first] += BOTH.format(seconds=seconds)
         synthetic.write(folder, kind, lesson, synthetic.fill(release, answers))
 
 
@@ -157,6 +170,7 @@ def main():
               f"{os.cpu_count()} cores")
         configs = [("alone", course, honest, 1, "honest alone, -j 1"),
                    ("hog", course, ["hog"] + honest, 2, "honest + hog, -j 2"),
+                   ("both", course, ["both"] + honest, 2, "honest + (hog and fork bomb), -j 2"),
                    ("hog+bomb", course, ["hog", "bomb"] + honest, 3, "honest + hog + fork bomb, -j 3")]
         if args.unconfined:
             loose = make_course(os.path.join(base, "unconfined"), args.lesson, UNCONFINED)
@@ -175,6 +189,7 @@ def main():
         best = {key: min(r[1] for r in runs) for key, runs in results.items()}
         notes = [n for key, runs in results.items() if not key.startswith("loose") for r in runs for n in r[2]]
         for key, base_key, label in [("hog", "alone", "beside hog (-j 2)"),
+                                     ("both", "alone", "beside hog and bomb (-j 2)"),
                                      ("hog+bomb", "alone", "beside hog + bomb (-j 3)"),
                                      ("loose hog", "loose alone", "unconfined, beside hog (-j 2)")]:
             if key not in results:
