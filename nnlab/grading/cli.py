@@ -85,9 +85,12 @@ def cmd_grade(args):
     course = _open(args)
     if args.jobs < 1:
         raise CommandError("-j must be at least 1")
-    sandboxed, why = sandbox_status(Sandbox(config=course.config)) if not args.unsandboxed else (False, "--unsandboxed")
+    sandbox = Sandbox(config=course.config)
+    sandboxed, why = sandbox_status(sandbox) if not args.unsandboxed else (False, "--unsandboxed")
     if not sandboxed:
         print(f"nnlab: warning: grading WITHOUT a sandbox ({why})", file=sys.stderr)
+    for problem in sandbox.limit_problems(sandboxed):
+        print(f"nnlab: warning: limit not applied: {problem}", file=sys.stderr)
     expected = expected_notebooks(course)
     released = set(expected)
     if not released:
