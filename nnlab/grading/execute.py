@@ -75,6 +75,7 @@ class _WarmKernel:
         conndir = os.path.join(private, "conn1")
         os.mkdir(conndir, 0o700)
         km = SandboxedKernelManager(sandbox, workdir, conndir, sandboxed=sandboxed)
+        km.background = True
         try:
             run_sync(km.start_kernel)(extra_arguments=list(extra_arguments))
         except Exception:
@@ -88,6 +89,7 @@ class _WarmKernel:
         if slot is None:
             return None
         if slot[0] == key and run_sync(slot[3].is_alive)():
+            slot[3].set_background(False)
             return slot[1:]
         cls.discard(slot)
         return None

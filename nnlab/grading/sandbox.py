@@ -866,6 +866,7 @@ class SandboxedKernelManager(AsyncKernelManager):
     workdir = Unicode()
     conndir = Unicode()
     sandboxed = Bool(True)
+    background = Bool(False, help="Booting ahead of its notebook: a low CPU weight until used.")
 
     def __init__(self, sandbox, workdir, conndir, sandboxed=True, **kwargs):
         # The connection file and sockets live in their own fresh directory: the grader never
@@ -922,6 +923,8 @@ class SandboxedKernelManager(AsyncKernelManager):
         except OSError as exc:  # the worker's group went away: the rlimits still hold
             self.log.warning("kernel started without its cgroup: %s", exc)
             self._cgroup_joins = []
+        if self.background:
+            self.set_background(True)
         kw["preexec_fn"] = lambda: self.sandbox.enter(self._cgroup_joins, uid)
         try:
             await super()._async_launch_kernel(kernel_cmd, **kw)
@@ -933,6 +936,17 @@ class SandboxedKernelManager(AsyncKernelManager):
         # Whatever the kernel started (setsid, double forks) dies with it, then the group goes.
         self.kill_processes()
         await super()._async_cleanup_resources(restart=restart)
+
+    def set_background(self, background):
+        """A kernel booting ahead of its notebook yields the CPU to the one being graded."""
+        self.background = background
+        for join in getattr(self, "_cgroup_joins", []):
+            group = os.path.dirname(join)
+            for name, low, normal in (("cpu.shares", 64, 1024), ("cpu.weight", 5, 100)):
+                path = os.path.join(group, name)
+                if os.path.exists(path):
+                    with contextlib.suppress(OSError):
+                        _write(path, str(low if background else normal))
 
     def kill_processes(self):
         """Kill every process of this kernel's cgroup and remove it (no-op without cgroups)."""
