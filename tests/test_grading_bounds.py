@@ -53,3 +53,29 @@ def test_a_huge_output_message_never_reaches_the_grader(tmp_path):
     finally:
         kc.stop_channels()
         run_sync(km.shutdown_kernel)(now=True)
+
+
+def test_output_nobody_reads_is_bounded_too(tmp_path):
+    """While the grader waits for answers it reads no output: a kernel that prints message
+    after message (each under the size limit) cannot pile them up in the grader's memory."""
+    workdir, conndir = tmp_path / "work", tmp_path / "conn"
+    workdir.mkdir()
+    conndir.mkdir()
+    km = SandboxedKernelManager(Sandbox(max_message_mb=4, max_queued_messages=8), str(workdir),
+                                str(conndir))
+    run_sync(km.start_kernel)()
+    kc = km.client()
+    kc.start_channels()
+    try:
+        run_sync(kc.wait_for_ready)(timeout=120)
+        before = _peak_mib()
+        # 100 messages of 3 MiB: 300 MiB if the grader kept them all.
+        code = ("import sys\nfor _ in range(100):\n    sys.stdout.write('x' * (3 * 2**20))\n"
+                "    sys.stdout.flush()\n")
+        assert _run(kc, code) == "ok"
+        time.sleep(5)  # let zmq take in whatever it is going to take in
+        assert _run(kc, "x = 1") == "ok"
+        assert _peak_mib() - before < 100
+    finally:
+        kc.stop_channels()
+        run_sync(km.shutdown_kernel)(now=True)

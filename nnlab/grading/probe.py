@@ -185,8 +185,9 @@ class KernelSession:
                     await self.interrupt()
                 interrupted, deadline = True, time.monotonic() + 5.0
                 continue
+            await self._drop_outputs()
             try:
-                msg = await self.kc.get_shell_msg(timeout=min(remaining, 1.0))
+                msg = await self.kc.get_shell_msg(timeout=min(remaining, 0.2))
             except Empty:
                 if not await self.kc.is_alive():
                     self.dead = True
@@ -197,6 +198,14 @@ class KernelSession:
             if interrupted:
                 return "timeout"
             return "ok" if msg["content"].get("status") == "ok" else "error"
+
+    async def _drop_outputs(self):
+        """Read and drop what the kernel printed meanwhile: no output is kept in this phase."""
+        for _ in range(1000):
+            try:
+                await self.kc.get_iopub_msg(timeout=0)
+            except Empty:
+                return
 
     def remaining(self):
         return float("inf") if self.deadline is None else self.deadline - time.monotonic()

@@ -613,6 +613,10 @@ class Sandbox(Configurable):
     max_message_mb = Integer(
         16, help="Largest message the grader accepts from a kernel, MiB (0 = no limit); an output "
                  "is cut at SandboxedExecute.max_output_bytes long before.").tag(config=True)
+    max_queued_messages = Integer(
+        32, help="Messages from a kernel the grader holds unread at most (zmq's receive "
+                 "high-water mark); with max_message_mb this bounds the memory a kernel can make "
+                 "the grader hold.").tag(config=True)
     package_sources = Dict(
         {}, help="Directories shown in place of a package's own ({name: directory}); the grader "
                  "shows the student edition of nnlab, without the answer key, this way.").tag(config=True)
@@ -892,6 +896,8 @@ class SandboxedKernelManager(AsyncKernelManager):
         context = zmq.asyncio.Context()
         if self.sandbox.max_message_mb:
             context.setsockopt(zmq.MAXMSGSIZE, self.sandbox.max_message_mb * 2**20)
+        # Messages nobody has read yet are bounded too: beyond this many, new output is dropped.
+        context.setsockopt(zmq.RCVHWM, self.sandbox.max_queued_messages)
         client = super().client(context=context, **kwargs)
         client._created_context = True  # closed with the client's channels
         return client
