@@ -1,4 +1,5 @@
 """What a kernel sends the grader is bounded before the grader holds it in memory."""
+import contextlib
 import resource
 import time
 from queue import Empty
@@ -33,16 +34,26 @@ def _peak_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def test_a_huge_output_message_never_reaches_the_grader(tmp_path):
+@contextlib.contextmanager
+def sandboxed_client(tmp_path, **limits):
+    """A sandboxed kernel and the client the grader would use, ready; stopped afterwards."""
     workdir, conndir = tmp_path / "work", tmp_path / "conn"
     workdir.mkdir()
     conndir.mkdir()
-    km = SandboxedKernelManager(Sandbox(max_message_mb=4), str(workdir), str(conndir))
+    km = SandboxedKernelManager(Sandbox(**limits), str(workdir), str(conndir))
     run_sync(km.start_kernel)()
     kc = km.client()
     kc.start_channels()
     try:
         run_sync(kc.wait_for_ready)(timeout=120)
+        yield kc
+    finally:
+        kc.stop_channels()
+        run_sync(km.shutdown_kernel)(now=True)
+
+
+def test_a_huge_output_message_never_reaches_the_grader(tmp_path):
+    with sandboxed_client(tmp_path, max_message_mb=4) as kc:
         before = _peak_mib()
         # 256 MiB in one message: held by the grader, its peak memory would grow by as much.
         assert _run(kc, "import sys\nsys.stdout.write('x' * (256 * 2**20))\nsys.stdout.flush()") == "ok"
@@ -50,24 +61,12 @@ def test_a_huge_output_message_never_reaches_the_grader(tmp_path):
         assert _run(kc, "x = 1") == "ok"  # and the kernel still answers the grader
         assert largest <= 4 * 2**20
         assert _peak_mib() - before < 64
-    finally:
-        kc.stop_channels()
-        run_sync(km.shutdown_kernel)(now=True)
 
 
 def test_output_nobody_reads_is_bounded_too(tmp_path):
     """While the grader waits for answers it reads no output: a kernel that prints message
     after message (each under the size limit) cannot pile them up in the grader's memory."""
-    workdir, conndir = tmp_path / "work", tmp_path / "conn"
-    workdir.mkdir()
-    conndir.mkdir()
-    km = SandboxedKernelManager(Sandbox(max_message_mb=4, max_queued_messages=8), str(workdir),
-                                str(conndir))
-    run_sync(km.start_kernel)()
-    kc = km.client()
-    kc.start_channels()
-    try:
-        run_sync(kc.wait_for_ready)(timeout=120)
+    with sandboxed_client(tmp_path, max_message_mb=4, max_queued_messages=8) as kc:
         before = _peak_mib()
         # 100 messages of 3 MiB: 300 MiB if the grader kept them all.
         code = ("import sys\nfor _ in range(100):\n    sys.stdout.write('x' * (3 * 2**20))\n"
@@ -76,6 +75,3 @@ def test_output_nobody_reads_is_bounded_too(tmp_path):
         time.sleep(5)  # let zmq take in whatever it is going to take in
         assert _run(kc, "x = 1") == "ok"
         assert _peak_mib() - before < 100
-    finally:
-        kc.stop_channels()
-        run_sync(km.shutdown_kernel)(now=True)

@@ -1,12 +1,11 @@
 """Lesson 00: a numerically stable softmax."""
 
-from typing import Callable
-
 import numpy as np
 
 from nnlab.feedback import Describe, Output, Single
 
-from ._catalogue import Exercise, Ref, Variant, logits, naive_softmax, sizes, stable_softmax, MAX_SHIFT_HINT, OVERFLOW_HINT
+from ._catalogue import (MAX_SHIFT_HINT, OVERFLOW_HINT, Exercise, Ref, Variant, logits, naive_softmax,
+                         sizes, stable_softmax)
 
 
 def _softmax_inputs(rng, case):

@@ -1,7 +1,5 @@
 """Lesson 01: dg/dx of g(f(x)) by the chain rule."""
 
-from typing import Callable
-
 import numpy as np
 
 from nnlab.feedback import Describe, Output, Single

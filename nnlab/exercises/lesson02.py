@@ -4,7 +4,8 @@ import numpy as np
 
 from nnlab.feedback import Derivative, Describe, Output, Single
 
-from ._catalogue import Exercise, Ref, Variant, away_from_zero, logits, naive_softmax, negated, one_hot, sizes, MAX_SHIFT_HINT, OVERFLOW_HINT
+from ._catalogue import (MAX_SHIFT_HINT, OVERFLOW_HINT, Exercise, Ref, Variant, away_from_zero, logits,
+                         naive_softmax, negated, one_hot, sizes)
 
 
 def _id1_inputs(rng, case):

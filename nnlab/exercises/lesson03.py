@@ -6,7 +6,8 @@ import numpy as np
 
 from nnlab.feedback import Keyed, Output, describe_batch, describe_cache
 
-from ._catalogue import Exercise, Ref, Variant, away_from_zero, logits, map_answer, negated, one_hot, sizes, stable_softmax, MASK_HINT
+from ._catalogue import (MASK_HINT, Exercise, Ref, Variant, away_from_zero, map_answer, negated,
+                         one_hot, sizes, stable_softmax)
 
 
 _ONELAYER_KEYS = ("delta1", "delta2", "U", "b2", "W", "b1", "x")

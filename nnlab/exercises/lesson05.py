@@ -1,12 +1,10 @@
 """Lesson 05: softplus as a custom autograd Function."""
 
-from typing import Callable
-
 import numpy as np
 
 from nnlab.feedback import Describe, Output, _numpy, as_is, run_function
 
-from ._catalogue import Exercise, Ref, Variant, negated
+from ._catalogue import Exercise, Variant
 
 
 _SOFTPLUS_EDGES = np.array([-1000.0, -100.0, 100.0, 1000.0])

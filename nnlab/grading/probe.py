@@ -121,13 +121,6 @@ def decode(value, depth=0):
     raise ValueError(f"unknown tag {tag!r}")
 
 
-def write_new(path, data):
-    """Create ``path`` (never through a link or over an existing file) in a directory the kernel can write."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-
-
 def read_regular(path, limit):
     """Read a regular file the kernel wrote, refusing links, pipes, directories and files
     over ``limit`` bytes (checked before a byte is read)."""
